@@ -1,0 +1,55 @@
+# gsim: two commands do all their own set-up (see README).
+#   make demo   create .venv, install, run the flagship comparison at the default size
+#   make test   create .venv with the dev extras, run ruff and the whole test suite
+
+SHELL := /bin/bash
+VENV  ?= .venv
+# First interpreter >= 3.12 found: python3.12 / python3.13 on PATH, else a pyenv build.
+PYTHON ?= $(shell \
+  for p in python3.12 python3.13 python3; do \
+    if $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then command -v $$p; exit 0; fi; \
+  done; \
+  ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null | head -n1)
+BIN := $(VENV)/bin
+DEMO_OUT ?= demo-output
+
+.PHONY: demo test lint format bench report clean help
+
+help:
+	@echo "make demo   - install and run the flagship comparison (baseline_2021 vs beijing_2022)"
+	@echo "make test   - install dev extras, run ruff and the test suite"
+	@echo "make bench  - run the benchmark scripts (writes BENCHMARKS.md)"
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "error: Python >= 3.12 not found (set PYTHON=/path/to/python3.12)"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/gsim compare scenarios/baseline_2021.toml scenarios/beijing_2022.toml \
+	  --out $(DEMO_OUT) --overwrite
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff format --check sim tests benchmarks
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format sim tests benchmarks
+	$(BIN)/ruff check --fix sim tests benchmarks
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,48 @@
+"""gsim: an agent-based simulator of the government-bank-guarantor credit market.
+
+The public API::
+
+    import sim
+    scenario = sim.load_scenario("scenarios/beijing_2022.toml", overrides={"bank.share": 0.2})
+    model = sim.GuaranteeMarket(scenario, rng=42)   # a mesa.Model
+    model.run()                                     # burn-in + horizon
+    model.summary()                                 # dict of scalar outcomes
+    model.datacollector.get_model_vars_dataframe()  # monthly series
+    sim.parameters()                                # the parameter registry
+
+Heavy modules (Mesa, pandas) are imported on first use, so that ``gsim --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "GuaranteeMarket": "sim.model",
+    "load_scenario": "sim.scenario",
+    "Scenario": "sim.scenario",
+    "ScenarioError": "sim.scenario",
+    "parameters": "sim.parameters",
+    "Parameter": "sim.parameters",
+    "run_replications": "sim.experiments",
+    "compare": "sim.experiments",
+    "SUMMARY_FIELDS": "sim.outcomes",
+    "MONTHLY_SERIES": "sim.outcomes",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,541 @@
+"""The agents of the guarantee market.
+
+- :class:`SME`: one seat of the SME sample, a thin Mesa view onto a row of the
+  population columns (:mod:`sim.population`); SMEs' monthly behaviour is
+  computed over those columns at once.
+- :class:`Bank` (银行): screens applicants, lends directly, refers to a
+  guarantor or rejects; prices loans.
+- :class:`Guarantor` (政府性融资担保机构): screens referrals (or accepts them in
+  batch mode), prices guarantees, rations its capacity under the leverage and
+  concentration caps, pays compensation (代偿).
+- :class:`Reguarantor` (再担保): takes a share of eligible guarantees.
+- :class:`NationalFund` (国家融资担保基金): takes a share of covered business and
+  stops sharing above its compensation-rate cap.
+- :class:`Government` (财政): fee subsidies, compensation funds, the yearly
+  performance evaluation (绩效评价) and capital injections.
+
+Institutions are few and are ordinary Mesa agents; their equity is their
+account balance in the model's :class:`~sim.ledger.Ledger`.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from .applications import (
+    DIRECT_ROUTE,
+    GUARANTEE_ROUTE,
+    REJECT,
+    Applications,
+    estimate_pd,
+    screening_noise,
+)
+from .parameters import SECTORS, SIZE_CLASSES
+
+__all__ = ["SME", "Bank", "Guarantor", "Reguarantor", "NationalFund", "Government"]
+
+NO_BATCH, BANK_LED, GUARANTOR_LED = 0, 1, 2
+BATCH_MODES = {"none": NO_BATCH, "bank_led": BANK_LED, "guarantor_led": GUARANTOR_LED}
+
+
+def group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Running sum of ``values`` within each group, in the original order."""
+    if values.size == 0:
+        return values.astype(float)
+    order = np.argsort(groups, kind="stable")
+    v = values[order].astype(float)
+    g = groups[order]
+    cs = np.cumsum(v)
+    start = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    offset = np.repeat(cs[start] - v[start], np.diff(np.r_[start, g.size]))
+    out = np.empty_like(cs)
+    out[order] = cs - offset
+    return out
+
+
+# ---------------------------------------------------------------------------- SME
+class SME(mesa.Agent):
+    """One seat of the representative SME sample (中小微企业).
+
+    The agent holds no state of its own: its attributes are read from row
+    ``row`` of ``model.smes``. Use it for inspection, AgentSet queries and
+    agent-level reporters; the monthly behaviour of all SMEs is computed over
+    the columns by the model.
+    """
+
+    def __init__(self, model, row: int):
+        super().__init__(model)
+        self.row = row
+
+    @property
+    def firm_id(self) -> int:
+        """Identifier of the firm now holding this seat."""
+        return int(self.model.smes.firm_id[self.row])
+
+    @property
+    def sector(self) -> str:
+        return SECTORS[self.model.smes.sector[self.row]]
+
+    @property
+    def size_class(self) -> str:
+        return SIZE_CLASSES[self.model.smes.size[self.row]]
+
+    @property
+    def revenue(self) -> float:
+        """Annual revenue, yuan."""
+        return float(self.model.smes.revenue[self.row])
+
+    @property
+    def pd(self) -> float:
+        """Unconditional annual probability of default."""
+        return float(self.model.smes.pd[self.row])
+
+    @property
+    def first_time(self) -> bool:
+        """Never repaid a loan (首贷户)."""
+        return bool(self.model.smes.first_time[self.row])
+
+    @property
+    def has_loan(self) -> bool:
+        return bool(self.model.smes.has_loan[self.row])
+
+    @property
+    def loan_amount(self) -> float:
+        """Outstanding principal, yuan (0 without a loan)."""
+        s = self.model.smes
+        return float(s.loan_amount[self.row]) if s.has_loan[self.row] else 0.0
+
+    @property
+    def channel(self) -> str | None:
+        """``"guaranteed"``, ``"direct"`` or ``None`` without a loan."""
+        s = self.model.smes
+        if not s.has_loan[self.row]:
+            return None
+        return "guaranteed" if s.loan_guarantor[self.row] >= 0 else "direct"
+
+
+# -------------------------------------------------------------------- institutions
+class Institution(mesa.Agent):
+    """An institution with an account in the model's ledger."""
+
+    def __init__(self, model, name: str, account: int):
+        super().__init__(model)
+        self.name = name
+        self.account = account
+
+    @property
+    def equity(self) -> float:
+        """Net assets, yuan: opening capital plus net recorded flows."""
+        return float(self.model.ledger.balance[self.account])
+
+
+class Bank(Institution):
+    """A bank (银行) of one type, lending to the firms whose house bank it is.
+
+    For each applicant it forms a noisy estimate of the PD and decides:
+
+    1. **direct loan** if the expected loss it would carry alone,
+       ``PD x LGD`` (with its collateral), is within ``bank.direct_el_tolerance``;
+    2. else **refer to a guarantor** (the firm must meet the counter-guarantee
+       requirement), and agree to lend if the expected loss on its retained share,
+       ``s_bank x PD x LGD``, is within ``bank.guarantee_el_tolerance``;
+    3. else **reject**.
+
+    On guaranteed loans its screening noise grows as its retained share falls
+    (``noise x (1 + moral_hazard x (1 - s_bank))``): with nothing at stake the
+    bank stops looking. The rate is funding cost + operating cost + a spread on
+    the expected loss it retains, less funding relief when it shares >= 20%.
+    """
+
+    def __init__(self, model, index: int, kind: str, account: int):
+        super().__init__(model, kind, account)
+        self.index = index
+        self.kind = kind
+
+    def screen(self, apps: Applications) -> None:
+        """Decide route and rate for this bank's applicants (fills ``apps`` in place)."""
+        p = self.model.params
+        sel = np.flatnonzero(apps.bank == self.index)
+        if sel.size == 0:
+            return
+        pd = apps.pd[sel]
+        eps = apps.eps_bank[sel]
+        aversion = p["information.uncertainty_aversion"]
+        sigma = screening_noise(p["bank.screening_noise"], apps.first_time[sel], p)
+        est, dec = estimate_pd(pd, eps, sigma, aversion)
+        lgd_direct = apps.lgd_direct[sel]
+        direct_ok = dec * lgd_direct <= p["bank.direct_el_tolerance"]
+        pledge_ok = apps.pledge_ok[sel]
+        substitute = direct_ok & pledge_ok & (apps.u_route[sel] < p["bank.guarantee_substitution"])
+        direct = direct_ok & ~substitute
+        refer = ~direct & pledge_ok
+
+        s_bank = p["bank.share"]
+        sigma_g = sigma * (1.0 + p["bank.moral_hazard"] * (1.0 - s_bank))
+        est_g, dec_g = estimate_pd(pd, eps, sigma_g, aversion)
+        lgd_g = 1.0 - apps.recovery[sel]
+        ok_g = s_bank * dec_g * lgd_g <= p["bank.guarantee_el_tolerance"]
+
+        relief = p["bank.funding_relief"] if s_bank >= 0.2 - 1e-12 else 0.0
+        base = p["bank.funding_cost"] + p["bank.operating_cost"]
+        markup = p["bank.risk_markup"]
+        rate_direct = base + markup * est * lgd_direct
+        rate_g = base - relief + markup * s_bank * est_g * lgd_g
+
+        apps.route[sel] = np.where(direct, DIRECT_ROUTE, np.where(refer, GUARANTEE_ROUTE, REJECT))
+        apps.additional[sel] = ~direct_ok
+        apps.rate[sel] = np.where(direct, rate_direct, rate_g)
+        apps.bank_pd[sel] = np.where(direct, est, est_g)
+        apps.bank_ok_guaranteed[sel] = ok_g
+        apps.relief_rate[sel] = np.where(direct, 0.0, relief)
+
+
+class Guarantor(Institution):
+    """A government financing guarantor (政府性融资担保机构).
+
+    Screens the referrals of its cooperating banks with its own noisy PD
+    estimate and approves when the expected loss on the share it retains after
+    re-guarantee, National Fund and compensation-fund cover is within its risk
+    appetite. In a batch-mode pair (见贷即担) it accepts the bank's approval within
+    a monthly quota without screening; in 见担即贷 the bank lends on its approval.
+
+    Risk appetite rises with the due-diligence exemption (尽职免责), which also
+    lowers the penalty lenders put on uncertain (thin-file) estimates, and falls
+    as equity is depleted; a guarantor with no equity stops new business.
+
+    Capacity: guarantee liability (the part owed to banks, ``(1 - s_bank) E``)
+    at most ``leverage_cap`` x net assets (放大倍数; the higher cap when >= 80%
+    of its liability is small/micro), single-borrower guarantee at most
+    ``concentration_cap`` x net assets. Policy-priority business (small/micro
+    loans <= 5M yuan, relief sectors) is served first when capacity binds.
+    """
+
+    def __init__(self, model, index: int, tier: str, account: int, opening_equity: float):
+        super().__init__(model, f"{tier}_guarantor_{index}", account)
+        self.index = index
+        self.tier = tier
+        self.opening_equity = opening_equity
+        self.score = np.nan  # latest performance-evaluation score
+        self.new_year()
+
+    def new_year(self) -> None:
+        """Reset the statistics the yearly performance evaluation reads."""
+        self.year = dict.fromkeys(
+            ("volume", "small_micro", "le_10m", "fee_amount", "ceded", "compensation", "released"),
+            0.0,
+        )
+
+    # ------------------------------------------------------------------ state
+    @property
+    def liability(self) -> float:
+        """Guarantee liability owed to banks (担保责任余额), yuan."""
+        return float(self.model.guarantor_liability[self.index])
+
+    @property
+    def leverage(self) -> float:
+        """Guarantee liability / net assets (放大倍数); inf when equity <= 0."""
+        eq = self.equity
+        return self.liability / eq if eq > 0 else np.inf
+
+    @property
+    def leverage_cap(self) -> float:
+        """Applicable leverage cap: higher for small/micro-focused guarantors."""
+        p = self.model.params
+        liab = self.liability
+        sm = self.model.guarantor_liability_sm[self.index]
+        focused = liab <= 0 or sm / liab >= 0.8
+        return p["guarantor.leverage_cap_small_micro"] if focused else p["guarantor.leverage_cap"]
+
+    @property
+    def solvent(self) -> bool:
+        return self.equity > 0
+
+    def appetite(self) -> float:
+        """Largest expected loss on its retained share the guarantor accepts.
+
+        ``el_appetite x (1 + exemption) x min(1, equity / opening equity)``.
+        """
+        p = self.model.params
+        strength = (
+            p["guarantor.exemption_strength"] if p["guarantor.due_diligence_exemption"] else 0
+        )
+        health = min(1.0, max(0.0, self.equity / self.opening_equity)) if self.opening_equity else 1
+        return p["guarantor.el_appetite"] * (1.0 + strength) * health
+
+    # -------------------------------------------------------------- decisions
+    def underwrite(self, apps: Applications) -> None:
+        """Approve or decline this guarantor's referrals; set fee, shares and delay."""
+        m = self.model
+        p = m.params
+        sel = np.flatnonzero((apps.route == GUARANTEE_ROUTE) & (apps.guarantor == self.index))
+        if sel.size == 0:
+            return
+        amount = apps.amount[sel]
+        reg_ok = m.reguarantor.eligible(amount, apps.small_micro[sel])
+        nf_ok = reg_ok & m.national_fund.covers(amount, apps.u_cover[sel])
+        s_g, s_r, s_n, s_b, s_c = m.params.shares()
+        cf_open = m.government.comp_fund_remaining > 0
+        retained = 1.0 - s_b - s_r * reg_ok - s_n * (nf_ok & m.national_fund.sharing)
+        retained = retained - (s_c if cf_open else 0.0)
+
+        exempt = p["guarantor.due_diligence_exemption"]
+        strength = p["guarantor.exemption_strength"] if exempt else 0.0
+        aversion = p["information.uncertainty_aversion"] * (1.0 - strength)
+        sigma = screening_noise(p["guarantor.screening_noise"], apps.first_time[sel], p)
+        est, dec = estimate_pd(apps.pd[sel], apps.eps_guarantor[sel], sigma, aversion)
+        appetite = self.appetite() * (1.0 + p["relief.appetite_boost"] * apps.relief[sel])
+        guar_ok = (retained * dec * (1.0 - apps.recovery[sel]) <= appetite) & self.solvent
+        bank_ok = apps.bank_ok_guaranteed[sel]
+
+        mode = m.batch_mode[apps.bank[sel], self.index]
+        candidate = ((mode == BANK_LED) & bank_ok) | ((mode == GUARANTOR_LED) & guar_ok)
+        used = group_cumsum(np.where(candidate, amount * m.weight, 0.0), apps.bank[sel])
+        in_batch = candidate & (used <= p["batch.quota"]) & self.solvent
+        approved = in_batch | (bank_ok & guar_ok)
+
+        unscreened = in_batch & (mode == BANK_LED)
+        fee = p["guarantor.base_fee"] + p["guarantor.risk_fee_loading"] * np.where(
+            unscreened, p["credit.pd"], est
+        )
+        fee = np.minimum(fee, p["guarantor.fee_cap"])
+        fee = np.maximum(fee - p["relief.fee_cut"] * apps.relief[sel], 0.0)
+
+        apps.approved[sel] = approved
+        apps.in_batch[sel] = in_batch
+        apps.fee[sel] = fee
+        apps.reg_ok[sel] = reg_ok
+        apps.nf_ok[sel] = nf_ok
+        apps.delay[sel] = np.where(in_batch, 0, p["guarantor.approval_delay"])
+        m.record_screening(self, int(sel.size - np.count_nonzero(unscreened)))
+
+    def allocate_capacity(self, apps: Applications) -> None:
+        """Book taken-up guarantees while leverage and concentration caps allow."""
+        m = self.model
+        p = m.params
+        sel = np.flatnonzero(
+            apps.taken & (apps.route == GUARANTEE_ROUTE) & (apps.guarantor == self.index)
+        )
+        if sel.size == 0:
+            return
+        s_bank = p["bank.share"]
+        amount = apps.amount[sel]
+        equity = self.equity
+        conc_ok = (1.0 - s_bank) * amount <= p["guarantor.concentration_cap"] * equity
+        liability = (1.0 - s_bank) * amount * m.weight
+        priority = (apps.small_micro[sel] & (amount <= 5e6)) | apps.relief[sel]
+        order = np.lexsort((np.arange(sel.size), ~priority))
+        room = self.leverage_cap * max(equity, 0.0) - self.liability
+        need = np.where(conc_ok, liability, 0.0)[order]
+        fits = np.zeros(sel.size, bool)
+        fits[order] = conc_ok[order] & (np.cumsum(need) <= room)
+        apps.booked[sel] = fits
+        apps.capacity_rejected[sel] = ~fits
+
+
+class Reguarantor(Institution):
+    """The Beijing re-guarantee company (再担保), the system's "stabiliser".
+
+    Takes ``reguarantor.share`` of eligible guarantees (loan at most
+    ``reguarantor.max_loan``; micro and small firms only unless configured) and
+    charges a re-guarantee fee on the risk it takes, lower for small loans
+    (differentiated fees, measure 1).
+    """
+
+    def eligible(self, amount, small_micro) -> np.ndarray:
+        p = self.model.params
+        ok = amount <= p["reguarantor.max_loan"]
+        if p["reguarantor.small_micro_only"]:
+            ok = ok & small_micro
+        return ok
+
+    def fee_rate(self, amount) -> np.ndarray:
+        """Re-guarantee fee (fraction p.a. of the ceded risk) by loan size."""
+        p = self.model.params
+        return np.where(
+            amount <= p["reguarantor.fee_size_threshold"],
+            p["reguarantor.fee_small"],
+            p["reguarantor.fee"],
+        )
+
+
+class NationalFund(Institution):
+    """The National Financing Guarantee Fund (国家融资担保基金).
+
+    Shares ``national_fund.share`` of re-guarantee-eligible loans that the
+    re-guarantor brings into national cooperation (a share
+    ``national_fund.coverage`` of eligible business, at most
+    ``national_fund.max_loan``), for a fee of 0.5% of the risk it bears (0.3% for
+    loans <= 5M yuan).
+
+    The compensation-rate cap (4%) is interpreted by ``national_fund.cap_rule``:
+
+    - ``"suspend"``: the compensation rate of its partner on covered business
+      over the trailing 12 months (compensation paid / covered guarantees
+      released, matured or compensated) is checked at the start of each month;
+      above the cap, new defaults are not shared (their share falls back to the
+      guarantor) until it is back under the cap;
+    - ``"limit"``: within a calendar year the Fund reimburses at most
+      ``share x cap x`` covered guarantees released so far that year;
+    - ``"none"``: the cap is not enforced.
+    """
+
+    def __init__(self, model, name, account):
+        super().__init__(model, name, account)
+        self.sharing = True
+        self.window_comp = np.zeros(12)
+        self.window_released = np.zeros(12)
+        self.year_paid = 0.0
+        self.year_released = 0.0
+
+    def covers(self, amount, u_cover) -> np.ndarray:
+        p = self.model.params
+        return (amount <= p["national_fund.max_loan"]) & (u_cover < p["national_fund.coverage"])
+
+    def fee_rate(self, amount) -> np.ndarray:
+        p = self.model.params
+        return np.where(amount <= 5e6, p["national_fund.fee_small"], p["national_fund.fee"])
+
+    def compensation_rate(self) -> float:
+        """Trailing 12-month compensation rate of covered business (NaN if none released)."""
+        rel = self.window_released.sum()
+        return float(self.window_comp.sum() / rel) if rel > 0 else float("nan")
+
+    def start_month(self, month: int) -> None:
+        """Apply the cap rule for this month (see class docstring)."""
+        p = self.model.params
+        rule = p["national_fund.cap_rule"]
+        if (month - 1) % 12 == 0:
+            self.year_paid = 0.0
+            self.year_released = 0.0
+        slot = month % 12
+        if rule == "suspend":
+            rate = self.compensation_rate()
+            self.sharing = not (rate > p["national_fund.comp_rate_cap"])
+        else:
+            self.sharing = True
+        self.window_comp[slot] = 0.0
+        self.window_released[slot] = 0.0
+        self._slot = slot
+
+    def available(self) -> float:
+        """Reimbursement the ``limit`` rule still allows this year (inf otherwise)."""
+        p = self.model.params
+        if p["national_fund.cap_rule"] != "limit":
+            return np.inf
+        cap = p["national_fund.share"] * p["national_fund.comp_rate_cap"] * self.year_released
+        return max(0.0, cap - self.year_paid)
+
+    def record(self, compensation: float, released: float, paid: float) -> None:
+        """Record covered compensation, covered guarantees released and reimbursements paid."""
+        self.window_comp[self._slot] += compensation
+        self.window_released[self._slot] += released
+        self.year_released += released
+        self.year_paid += paid
+
+
+class Government(mesa.Agent):
+    """City and district government (财政 / 金融监管).
+
+    Pays fee-reduction subsidies (担保降费奖补) and compensation-fund
+    reimbursements (代偿补偿资金) within yearly budgets, and once a year evaluates
+    the guarantors (绩效评价) and injects capital (资本金补充) into those scoring at
+    least ``evaluation.min_score``, in proportion to their scores.
+
+    The evaluation scores four dimensions, each in [0, 1], weighted by
+    ``evaluation.weights`` and scaled to 100 points:
+
+    - policy effect: small/micro share of new guarantees (target 80%), share of
+      loans <= 10M yuan (target 80%), average fee (full marks at <= 1%, none at
+      >= 3%), averaged;
+    - operating capacity: leverage, full marks at 5x (assumption);
+    - risk control: compensation rate, full marks at <= 3%, none at >= 6%
+      (assumption);
+    - system building: share of new guarantees under re-guarantee (target 80%).
+    """
+
+    def __init__(self, model, account: int, comp_fund_account: int):
+        super().__init__(model)
+        self.account = account
+        self.comp_fund_account = comp_fund_account
+        self.new_year()
+
+    def new_year(self) -> None:
+        p = self.model.params
+        self.fee_subsidy_remaining = p["government.fee_subsidy_budget"]
+        self.city_fund_remaining = p["comp_fund.city_budget"]
+        self.district_fund_remaining = p["comp_fund.district_budget"]
+
+    @property
+    def comp_fund_remaining(self) -> float:
+        return self.city_fund_remaining + self.district_fund_remaining
+
+    def spend_comp_fund(self, amount: float) -> None:
+        """Use the compensation funds, city first, then districts."""
+        city = min(amount, self.city_fund_remaining)
+        self.city_fund_remaining -= city
+        self.district_fund_remaining = max(0.0, self.district_fund_remaining - (amount - city))
+
+    def offer_fee_subsidies(self, apps: Applications) -> None:
+        """Cut fees on eligible offers and reserve the subsidy within the budget.
+
+        Eligible: small/micro guarantees whose fee after the cut is at or below
+        the threshold; the guarantor passes the whole subsidy on as a fee cut.
+        """
+        p = self.model.params
+        rate = p["government.fee_subsidy_rate"]
+        if rate <= 0 or self.fee_subsidy_remaining <= 0:
+            return
+        term = p["loans.term_months"] / 12.0
+        eligible = (
+            apps.approved
+            & (apps.route == GUARANTEE_ROUTE)
+            & apps.small_micro
+            & (apps.fee - rate <= p["government.fee_subsidy_threshold"])
+        )
+        cost = np.where(eligible, rate * apps.amount * self.model.weight * term, 0.0)
+        eligible &= np.cumsum(cost) <= self.fee_subsidy_remaining
+        apps.subsidy[eligible] = rate
+        apps.fee[eligible] = np.maximum(apps.fee[eligible] - rate, 0.0)
+
+    def evaluate_and_inject(self) -> None:
+        """Yearly performance evaluation and capital replenishment."""
+        m = self.model
+        p = m.params
+        weights = np.asarray(p["evaluation.weights"], dtype=float)
+        guarantors = m.guarantors
+        for g in guarantors:
+            g.score = _evaluation_score(g, weights)
+            g.new_year()
+        budget = p["government.capital_injection_budget"]
+        scores = np.array([g.score for g in guarantors])
+        winners = np.flatnonzero(scores >= p["evaluation.min_score"])
+        if budget > 0 and winners.size:
+            split = scores[winners] / scores[winners].sum()
+            for k, share in zip(winners, split, strict=True):
+                m.ledger.transfer(
+                    "capital_injection", self.account, guarantors[k].account, budget * share
+                )
+
+
+def _evaluation_score(g: Guarantor, weights: np.ndarray) -> float:
+    y = g.year
+    vol = y["volume"]
+    if vol <= 0:
+        return 0.0
+    policy = np.mean(
+        [
+            min(1.0, y["small_micro"] / vol / 0.8),
+            min(1.0, y["le_10m"] / vol / 0.8),
+            float(np.clip((0.03 - y["fee_amount"] / vol) / 0.02, 0.0, 1.0)),
+        ]
+    )
+    lev = g.leverage
+    operating = min(1.0, lev / 5.0) if np.isfinite(lev) else 0.0
+    rate = y["compensation"] / y["released"] if y["released"] > 0 else 0.0
+    risk = float(np.clip((0.06 - rate) / 0.03, 0.0, 1.0))
+    system = min(1.0, y["ceded"] / vol / 0.8)
+    total = weights.sum()
+    if total <= 0:
+        return 0.0
+    return float(100.0 * weights @ np.array([policy, operating, risk, system]) / total)

@@ -1,0 +1,281 @@
+"""The ``gsim`` command line.
+
+Exit codes: 0 success, 2 bad input (one line naming the file, key, value and
+what is allowed; nothing written), 1 internal error.
+
+Heavy imports happen inside the commands so that ``gsim --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 1
+
+
+class BadInput(Exception):
+    """Raised for user errors; printed as one line, exit code 2."""
+
+
+def _scenario_dir() -> Path:
+    here = Path.cwd() / "scenarios"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def _load(path: str, sets: tuple[str, ...]):
+    from .scenario import ScenarioError, load_scenario, parse_override
+
+    try:
+        overrides = dict(parse_override(s) for s in sets)
+        return load_scenario(path, overrides=overrides)
+    except ScenarioError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _prepare_out(out: str, overwrite: bool) -> Path:
+    from .outputs import OutputError, prepare_output_dir
+
+    try:
+        return prepare_output_dir(out, overwrite)
+    except OutputError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def _progress(total: int, desc: str, quiet: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="run", disable=quiet or None, file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- format
+_PCT = {
+    "default_rate",
+    "default_rate_guaranteed",
+    "default_rate_direct",
+    "compensation_rate",
+    "rationed_share",
+    "avg_guarantee_fee",
+    "small_micro_share",
+    "small_loan_share",
+    "avg_loan_rate",
+    "guarantee_approval_rate",
+    "first_time_approval_rate",
+}
+_YUAN = {
+    "lending_volume",
+    "guaranteed_volume",
+    "direct_volume",
+    "loss_bank",
+    "loss_guarantor",
+    "loss_reguarantor",
+    "loss_national_fund",
+    "loss_comp_fund",
+    "recoveries",
+    "fiscal_cost",
+    "additional_lending",
+    "guarantor_equity_end",
+}
+HEADLINE = (
+    "lending_volume",
+    "guaranteed_volume",
+    "direct_volume",
+    "borrowers",
+    "first_time_borrowers",
+    "rationed_share",
+    "default_rate",
+    "default_rate_guaranteed",
+    "compensation_rate",
+    "avg_guarantee_fee",
+    "leverage",
+    "small_micro_share",
+    "loss_bank",
+    "loss_guarantor",
+    "loss_reguarantor",
+    "loss_national_fund",
+    "loss_comp_fund",
+    "fiscal_cost",
+    "fiscal_cost_per_additional_yuan",
+)
+
+
+def format_value(outcome: str, value: float) -> str:
+    """Human-readable value with its unit (亿元 = 1e8 yuan for money, % for rates)."""
+    if value != value:  # NaN
+        return "n/a"
+    if outcome in _PCT:
+        return f"{100 * value:.2f}%"
+    if outcome in _YUAN:
+        return f"{value / 1e8:,.1f} 亿元"
+    if outcome == "leverage":
+        return f"{value:.2f}x"
+    if outcome in ("borrowers", "first_time_borrowers"):
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def unit_of(outcome: str) -> str:
+    if outcome in _PCT:
+        return "%"
+    if outcome in _YUAN:
+        return "亿元"
+    return ""
+
+
+# --------------------------------------------------------------------------- commands
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="guarantee-sim", prog_name="gsim")
+def cli():
+    """gsim: simulate the government-bank-guarantor credit market for SMEs.
+
+    Run a scenario, compare policy scenarios with common random numbers, list
+    and validate scenario files. See README.md for the quick start.
+    """
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a parameter, e.g. --set credit.pd=0.02 (repeatable).",
+)
+@click.option(
+    "--reps", default=1, show_default=True, type=click.IntRange(1, 100_000), help="Replications."
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 2**63 - 1),
+    help="Root seed; replication k uses SeedSequence(seed, spawn_key=(k,)).",
+)
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Output folder for summary.parquet, timeseries.parquet, manifest.json.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Local worker processes; results are identical for any number.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace files in a non-empty --out folder.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def run(scenario, sets, reps, seed, out, workers, overwrite, quiet):
+    """Run SCENARIO (a TOML file) for --reps replications and print the mean outcomes."""
+    from .experiments import run_replications
+
+    sc = _load(scenario, sets)
+    out_dir = _prepare_out(out, overwrite) if out else None
+    for w in sc.warnings:
+        click.echo(f"warning: {sc.path}: {w}", err=True)
+    started = datetime.now(UTC)
+    with _progress(reps, f"run {sc.name}", quiet) as bar:
+        res = run_replications(sc, reps, seed, workers=workers, progress=bar.update)
+    _print_means(res.summary)
+    if out_dir:
+        _write_outputs(out_dir, res, started)
+
+
+def _print_means(summary) -> None:
+    means = summary.groupby("scenario", sort=False)[list(HEADLINE)].mean()
+    names = list(means.index)
+    width = max(12, *(len(n) for n in names))
+    click.echo(f"{'outcome (mean)':34s}" + "".join(f"{n:>{width + 2}s}" for n in names))
+    for o in HEADLINE:
+        vals = "".join(f"{format_value(o, means.loc[n, o]):>{width + 2}s}" for n in names)
+        click.echo(f"{o:34s}{vals}")
+
+
+def _write_outputs(out_dir: Path, res, started, **extra) -> None:
+    from .outputs import build_manifest, write_json, write_parquet
+
+    write_parquet(res.summary, out_dir / "summary.parquet")
+    write_parquet(res.timeseries, out_dir / "timeseries.parquet")
+    reps = int(res.summary["replication"].nunique())
+    write_json(
+        build_manifest(res.scenarios, res.seed, reps, started, **extra), out_dir / "manifest.json"
+    )
+    click.echo(f"wrote {out_dir}/summary.parquet, timeseries.parquet, manifest.json")
+
+
+@cli.command()
+@click.argument("scenario_file", type=click.Path(dir_okay=False))
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Overrides to check too.")
+def validate(scenario_file, sets):
+    """Check SCENARIO_FILE against the parameter registry; print its warnings."""
+    sc = _load(scenario_file, sets)
+    for w in sc.warnings:
+        click.echo(f"warning: {scenario_file}: {w}")
+    click.echo(f"{scenario_file}: ok ({sc.name}: {sc.description or 'no description'})")
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="Folder of scenario files (default: ./scenarios).",
+)
+def scenarios(directory):
+    """List scenario files with their one-line descriptions."""
+    from .scenario import ScenarioError, load_scenario
+
+    folder = Path(directory) if directory else _scenario_dir()
+    if not folder.is_dir():
+        raise BadInput(f"--dir {folder}: not a folder")
+    files = sorted(folder.glob("*.toml"))
+    width = max((len(f.stem) for f in files), default=10)
+    for f in files:
+        try:
+            sc = load_scenario(f)
+            measure = f"[measure {sc.measure}] " if sc.measure else ""
+            click.echo(f"{f.stem:{width}s}  {measure}{sc.description}")
+        except ScenarioError as exc:
+            click.echo(f"{f.stem:{width}s}  INVALID: {exc}")
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``gsim`` console script."""
+    try:
+        cli.main(args=argv, prog_name="gsim", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("gsim: aborted", err=True)
+        return 130
+    except click.UsageError as exc:
+        msg = exc.format_message()
+        where = f"gsim {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "gsim"
+        click.echo(f"{where}: error: {msg} (see --help)", err=True)
+        return EXIT_BAD_INPUT
+    except click.ClickException as exc:
+        click.echo(f"gsim: error: {exc.format_message()}", err=True)
+        return EXIT_BAD_INPUT
+    except BadInput as exc:
+        click.echo(f"gsim: error: {exc}", err=True)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        click.echo("gsim: interrupted", err=True)
+        return 130
+    except Exception as exc:  # an internal error: one line and exit code 1
+        click.echo(f"gsim: internal error: {type(exc).__name__}: {exc}", err=True)
+        if "--debug" in (argv or sys.argv):
+            raise
+        return EXIT_INTERNAL
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Replications and paired comparisons with common random numbers.
+
+Seeds: replication ``k`` of a run with root seed ``S`` uses the
+:class:`numpy.random.SeedSequence` ``SeedSequence(S).spawn(R)[k]``, i.e.
+``SeedSequence(S, spawn_key=(k,))``, whatever the executor or the number of
+workers. Inside the model that sequence is split again by purpose (population,
+macro factors, demand, defaults, entrants), so replication ``k`` of every
+compared scenario uses the same random numbers for the same purposes: common
+random numbers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .outcomes import SUMMARY_FIELDS
+from .scenario import Scenario, load_scenario
+
+__all__ = [
+    "replication_seed",
+    "run_replication",
+    "run_replications",
+    "compare",
+    "Results",
+    "Comparison",
+    "paired_differences",
+    "make_executor",
+]
+
+
+def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
+    """The seed sequence of one replication: ``SeedSequence(seed, spawn_key=(replication,))``."""
+    return np.random.SeedSequence(int(seed), spawn_key=(int(replication),))
+
+
+def run_replication(
+    scenario: Scenario, seed: int, replication: int, *, timeseries: bool = True
+) -> tuple[dict, pd.DataFrame | None]:
+    """Run one replication; return its summary row and monthly series.
+
+    The row holds ``scenario``, ``replication``, ``seed``, the overridden
+    parameters and the outcomes of :data:`sim.SUMMARY_FIELDS`.
+    """
+    from .model import GuaranteeMarket
+
+    model = GuaranteeMarket(scenario, rng=replication_seed(seed, replication))
+    model.run()
+    row = {"scenario": scenario.name, "replication": replication, "seed": int(seed)}
+    row.update(_param_columns(scenario.overrides))
+    row.update(model.summary())
+    ts = None
+    if timeseries:
+        ts = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        ts.insert(0, "replication", replication)
+        ts.insert(0, "scenario", scenario.name)
+        ts["month"] = ts["month"].astype(int)
+    return row, ts
+
+
+def _param_columns(overrides) -> dict:
+    out = {}
+    for k, v in overrides.items():
+        out[k] = ",".join(map(str, v)) if isinstance(v, list) else v
+    return out
+
+
+def _task(args):
+    scenario, seed, rep, timeseries = args
+    return run_replication(scenario, seed, rep, timeseries=timeseries)
+
+
+def make_executor(workers: int) -> cf.Executor | None:
+    """A local process pool for ``workers > 1`` (``None`` means run in-process)."""
+    if workers <= 1:
+        return None
+    ctx = multiprocessing.get_context("forkserver")
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def _map(tasks: list, workers: int, progress: Callable[[int], None] | None) -> list:
+    """Run tasks in order of submission, in-process or on a process pool."""
+    results: list = [None] * len(tasks)
+    executor = make_executor(workers)
+    if executor is None:
+        for i, t in enumerate(tasks):
+            results[i] = _task(t)
+            if progress:
+                progress(1)
+        return results
+    with executor:
+        futures = {executor.submit(_task, t): i for i, t in enumerate(tasks)}
+        for fut in cf.as_completed(futures):
+            results[futures[fut]] = fut.result()
+            if progress:
+                progress(1)
+    return results
+
+
+@dataclass
+class Results:
+    """Outputs of :func:`run_replications` or :func:`compare`.
+
+    Attributes
+    ----------
+    summary : pandas.DataFrame
+        One row per (scenario, replication).
+    timeseries : pandas.DataFrame
+        One row per (scenario, replication, month).
+    scenarios : list of Scenario
+    seed : int
+    """
+
+    summary: pd.DataFrame
+    timeseries: pd.DataFrame
+    scenarios: list
+    seed: int
+
+
+def run_replications(
+    scenarios: Scenario | Sequence[Scenario],
+    replications: int = 1,
+    seed: int = 0,
+    *,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+    timeseries: bool = True,
+) -> Results:
+    """Run replications of one or more scenarios with common random numbers.
+
+    Parameters
+    ----------
+    scenarios : Scenario or sequence of Scenario
+    replications : int
+        Replications per scenario.
+    seed : int
+        Root seed; replication ``k`` uses :func:`replication_seed` ``(seed, k)``.
+    workers : int
+        Local worker processes (1 = in-process). Results do not depend on it.
+    progress : callable, optional
+        Called with 1 after each finished replication.
+    """
+    if isinstance(scenarios, Scenario):
+        scenarios = [scenarios]
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        raise ValueError(f"scenario names must be distinct, got {names}")
+    tasks = [(s, seed, k, timeseries) for s in scenarios for k in range(replications)]
+    out = _map(tasks, workers, progress)
+    summary = pd.DataFrame([row for row, _ in out])
+    ts = pd.concat([t for _, t in out], ignore_index=True) if timeseries else pd.DataFrame()
+    return Results(summary, ts, list(scenarios), int(seed))
+
+
+def paired_differences(
+    summary: pd.DataFrame,
+    baseline: str,
+    outcomes: Sequence[str] = SUMMARY_FIELDS,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Mean of each outcome per scenario and the paired difference to ``baseline``.
+
+    Differences are taken replication by replication (common random numbers)
+    and summarised by their mean and a Student-t confidence interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``outcome``, ``scenario``, ``mean``, ``diff``, ``ci_low``,
+        ``ci_high``, ``n`` (the baseline's rows have diff 0).
+    """
+    from scipy import stats
+
+    rows = []
+    base = summary[summary["scenario"] == baseline].set_index("replication")
+    for name, grp in summary.groupby("scenario", sort=False):
+        g = grp.set_index("replication")
+        common = base.index.intersection(g.index)
+        for o in outcomes:
+            d = (g.loc[common, o] - base.loc[common, o]).to_numpy(dtype=float)
+            d = d[np.isfinite(d)]
+            n = d.size
+            mean_d = float(d.mean()) if n else float("nan")
+            if n > 1:
+                half = stats.t.ppf(0.5 + level / 2, n - 1) * d.std(ddof=1) / np.sqrt(n)
+            else:
+                half = float("nan")
+            rows.append(
+                {
+                    "outcome": o,
+                    "scenario": name,
+                    "mean": float(np.nanmean(g[o].to_numpy(dtype=float))),
+                    "diff": mean_d,
+                    "ci_low": mean_d - half,
+                    "ci_high": mean_d + half,
+                    "n": n,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class Comparison(Results):
+    """Results of :func:`compare` plus the paired-difference table."""
+
+    differences: pd.DataFrame = None
+
+
+def compare(
+    scenarios: Sequence[Scenario | str],
+    replications: int = 20,
+    rng: int = 0,
+    *,
+    workers: int = 1,
+    overrides: dict | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Comparison:
+    """Compare scenarios with common random numbers.
+
+    Parameters
+    ----------
+    scenarios : sequence of Scenario or paths
+        The first is the baseline of the paired differences.
+    replications : int
+    rng : int
+        Root seed.
+    overrides : dict, optional
+        Applied to every scenario (e.g. ``{"run.n_smes": 5000}``).
+
+    Returns
+    -------
+    Comparison
+        ``summary``, ``timeseries`` and ``differences`` (see
+        :func:`paired_differences`).
+    """
+    resolved = [
+        s if isinstance(s, Scenario) else load_scenario(s, overrides=overrides) for s in scenarios
+    ]
+    if overrides:
+        resolved = [
+            s if s.overrides.keys() >= overrides.keys() else s.with_overrides(overrides)
+            for s in resolved
+        ]
+    res = run_replications(resolved, replications, rng, workers=workers, progress=progress)
+    diffs = paired_differences(res.summary, resolved[0].name)
+    return Comparison(res.summary, res.timeseries, res.scenarios, res.seed, diffs)

@@ -1,0 +1,715 @@
+"""The guarantee market: a Mesa model and its monthly cycle.
+
+:class:`GuaranteeMarket` wires the agents together and runs the monthly cycle of
+``docs/ODD.md`` (model.md section 3), which reads top to bottom in
+:meth:`GuaranteeMarket.step`.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import mesa
+import numpy as np
+
+from .agents import (
+    BATCH_MODES,
+    NO_BATCH,
+    SME,
+    Bank,
+    Government,
+    Guarantor,
+    NationalFund,
+    Reguarantor,
+)
+from .applications import DIRECT_ROUTE, GUARANTEE_ROUTE, REJECT, Applications
+from .credit_risk import conditional_pd, monthly_hazard
+from .ledger import Ledger
+from .outcomes import MONTHLY_SERIES, party_losses, summarize
+from .parameters import BANK_TYPES, SECTORS
+from .population import DIRECT, SMEPopulation
+from .risk_sharing import allocate_loss, share_recovery
+from .scenario import Scenario, default_scenario, load_scenario
+
+__all__ = ["GuaranteeMarket"]
+
+STREAMS = ("population", "macro", "demand", "default", "entry")
+
+
+def _record_value(model, key):
+    return model.record[key]
+
+
+class GuaranteeMarket(mesa.Model):
+    """Agent-based model of the government-bank-guarantor credit market.
+
+    Parameters
+    ----------
+    scenario : Scenario, str or Path, optional
+        Resolved scenario, or a path to a scenario file. Defaults to the
+        registry defaults.
+    rng : int, numpy.random.SeedSequence or Generator, optional
+        Seed. Independent streams for the population, the macro factors, credit
+        demand, defaults and entrants are spawned from it with
+        :class:`numpy.random.SeedSequence`, so that two scenarios run with the
+        same seed share their random numbers purpose by purpose (common random
+        numbers).
+
+    Attributes
+    ----------
+    params : Scenario
+        The parameters.
+    smes : SMEPopulation
+        SME columns (each row also an :class:`~sim.agents.SME` agent).
+    banks, guarantors : list
+        Bank and guarantor agents, in index order.
+    reguarantor, national_fund, government
+        The other institutions.
+    ledger : Ledger
+        All flows of money.
+    weight : float
+        Real firms represented by one simulated SME (``population_weight``).
+    datacollector : mesa.DataCollector
+        Monthly series over the reported horizon.
+
+    Examples
+    --------
+    >>> import sim
+    >>> model = sim.GuaranteeMarket(sim.load_scenario("scenarios/beijing_2022.toml"), rng=42)
+    >>> model.run()
+    >>> model.summary()["lending_volume"]  # doctest: +SKIP
+    """
+
+    def __init__(self, scenario: Scenario | str | Path | None = None, *, rng=None):
+        if scenario is None:
+            scenario = default_scenario()
+        elif isinstance(scenario, str | Path):
+            scenario = load_scenario(scenario)
+        seed_seq = _seed_sequence(rng)
+        children = seed_seq.spawn(len(STREAMS) + 1)
+        super().__init__(rng=np.random.default_rng(children[0]))
+        self.seed_sequence = seed_seq
+        streams = dict(zip(STREAMS, (np.random.default_rng(c) for c in children[1:]), strict=True))
+        self.rng_macro = streams["macro"]
+        self.rng_demand = streams["demand"]
+        self.rng_default = streams["default"]
+
+        p = self.params = scenario
+        self.burn_in = p["run.burn_in"]
+        self.horizon = p["run.horizon"]
+        n = p["run.n_smes"]
+        self.weight = p["population.firms"] / n
+        self.month = 0
+
+        # ---- institutions and their ledger accounts
+        n_banks = len(BANK_TYPES)
+        n_mun, n_dis = p["guarantor.municipal"], p["guarantor.district"]
+        g_equity = _guarantor_equity(p, n_mun, n_dis)
+        accounts = [f"bank:{k}" for k in BANK_TYPES]
+        accounts += [f"guarantor:{i}" for i in range(n_mun + n_dis)]
+        accounts += [
+            "reguarantor",
+            "national_fund",
+            "government",
+            "comp_fund",
+            "pboc",
+            "borrowers",
+            "outside",
+        ]
+        opening = np.zeros(len(accounts))
+        opening[:n_banks] = p["bank.equity"] * np.asarray(p["bank.market_shares"])
+        opening[n_banks : n_banks + n_mun + n_dis] = g_equity
+        self.acct = {a: i for i, a in enumerate(accounts)}
+        opening[self.acct["reguarantor"]] = p["reguarantor.equity"]
+        opening[self.acct["national_fund"]] = p["national_fund.equity"]
+        self.ledger = Ledger(accounts, opening)
+
+        self.banks = [Bank(self, b, kind, b) for b, kind in enumerate(BANK_TYPES)]
+        self.guarantors = [
+            Guarantor(self, i, "municipal" if i < n_mun else "district", n_banks + i, g_equity[i])
+            for i in range(n_mun + n_dis)
+        ]
+        self.reguarantor = Reguarantor(self, "reguarantor", self.acct["reguarantor"])
+        self.national_fund = NationalFund(self, "national_fund", self.acct["national_fund"])
+        self.government = Government(self, self.acct["government"], self.acct["comp_fund"])
+        self.bank_accounts = np.array([b.account for b in self.banks])
+        self.guarantor_accounts = np.array([g.account for g in self.guarantors])
+        self.batch_mode = _batch_pairs(p, n_banks, len(self.guarantors))
+
+        # ---- stocks kept up to date as loans are booked and closed (yuan, weighted)
+        n_g = len(self.guarantors)
+        self.guarantor_liability = np.zeros(n_g)
+        self.guarantor_liability_sm = np.zeros(n_g)
+        self.bank_outstanding = np.zeros(n_banks)
+        self.bank_interest = np.zeros(n_banks)  # monthly interest due
+        self.bank_relief = np.zeros(n_banks)  # monthly funding relief due
+        self.outstanding = {"direct": 0.0, "guaranteed": 0.0}
+        self.active = {"direct": 0, "guaranteed": 0}
+        self.active_shocked = 0
+        lag = p["recovery.lag_months"]
+        horizon_buffer = max(lag, p["recovery.write_off_months"]) + 1
+        self.recovery_due = np.zeros((horizon_buffer, len(accounts)))
+        self.tax_relief_due = np.zeros((horizon_buffer, len(accounts)))
+
+        # ---- SMEs: columns, and one Mesa agent per seat
+        weights = g_equity / g_equity.sum() if g_equity.sum() > 0 else np.full(n_g, 1 / n_g)
+        self.smes = SMEPopulation(n, p, n_g, weights, streams["population"])
+        self.smes.rng = streams["entry"]
+        for row in range(n):
+            SME(self, row)
+
+        # ---- macro state
+        self.z = 0.0
+        self.z_sector = np.zeros(len(SECTORS))
+        self.sector_pd_multiplier = np.ones(len(SECTORS))
+        self.z_shift = 0.0
+        self.shocked_sectors = np.isin(
+            np.arange(len(SECTORS)), [SECTORS.index(s) for s in p["shock.sectors"]]
+        )
+        self.relief_sectors = np.isin(
+            np.arange(len(SECTORS)), [SECTORS.index(s) for s in p["relief.sectors"]]
+        )
+
+        self.record: dict[str, float] = dict.fromkeys(MONTHLY_SERIES, 0.0)
+        self.totals: dict[str, float] = dict.fromkeys(MONTHLY_SERIES, 0.0)
+        self.datacollector = mesa.DataCollector(
+            model_reporters={k: partial(_record_value, key=k) for k in MONTHLY_SERIES}
+        )
+
+    # ======================================================================
+    # The monthly cycle
+    # ======================================================================
+    def step(self) -> None:
+        """One month: the ten stages of the cycle, in order."""
+        self.month += 1
+        self.ledger.recording = self.in_horizon
+        self.ledger.new_month()
+        self.record = dict.fromkeys(MONTHLY_SERIES, 0.0)
+
+        self.update_macro_state()  # 1. systematic and sector factors, shocks
+        apps = self.take_applications()  # 2. exits, entrants, who applies for how much
+        self.agents_by_type[Bank].do("screen", apps)  # 3. direct / refer / reject
+        self.agents_by_type[Guarantor].do("underwrite", apps)  # 4. approve, fee, cession
+        self.government.offer_fee_subsidies(apps)  #    fee-reduction subsidy
+        self.decide_take_up(apps)  #    firms accept or walk away
+        self.agents_by_type[Guarantor].do("allocate_capacity", apps)  # capacity caps
+        self.book_loans(apps)  # 5. loans, fees, re-guarantee fees, subsidies
+        self.process_defaults()  # 6. defaults, compensation, the loss waterfall
+        self.accrue_monthly_flows()  #    interest, funding, operating costs
+        self.process_maturities()  # 7. repayments
+        self.process_recoveries()  # 8. recoveries and write-offs
+        if self.month % 12 == 0:  # 9. yearly evaluation and capital injections
+            self.government.evaluate_and_inject()
+        self.close_month()  # 10. data collection
+
+    def run(self) -> None:
+        """Run burn-in and horizon."""
+        for _ in range(self.burn_in + self.horizon - self.month):
+            self.step()
+
+    @property
+    def in_horizon(self) -> bool:
+        """Whether the current month is reported (after the burn-in)."""
+        return self.month > self.burn_in
+
+    @property
+    def horizon_month(self) -> int:
+        """Month of the reported horizon (<= 0 during burn-in)."""
+        return self.month - self.burn_in
+
+    # ---------------------------------------------------------------- stage 1
+    def update_macro_state(self) -> None:
+        """Draw the year's factors (first month of each year) and apply shocks.
+
+        Hazards of active loans are recomputed whenever the factors or the shock
+        state change; otherwise they are constant within the year.
+        """
+        p = self.params
+        changed = False
+        if (self.month - 1) % 12 == 0:
+            self.z = float(self.rng_macro.standard_normal())
+            self.z_sector = self.rng_macro.standard_normal(len(SECTORS))
+            self.government.new_year()
+            changed = True
+        h = self.horizon_month
+        active = p["shock.start"] <= h < p["shock.start"] + p["shock.duration"]
+        mult = np.where(self.shocked_sectors & active, p["shock.pd_multiplier"], 1.0)
+        shift = p["shock.systematic_z"] if active else 0.0
+        if changed or shift != self.z_shift or not np.array_equal(mult, self.sector_pd_multiplier):
+            self.sector_pd_multiplier = mult
+            self.z_shift = shift
+            self.refresh_hazards(np.flatnonzero(self.smes.has_loan))
+        self.national_fund.start_month(self.month)
+        self.record["z"] = self.z + self.z_shift
+
+    def refresh_hazards(self, rows: np.ndarray) -> None:
+        """Set the monthly default hazard of the loans in ``rows`` (section 4 of model.md)."""
+        s = self.smes
+        sector = s.sector[rows]
+        pd = np.minimum(s.loan_pd[rows] * self.sector_pd_multiplier[sector], 0.999)
+        annual = conditional_pd(
+            pd,
+            s.rho[rows],
+            self.z + self.z_shift,
+            self.params["credit.rho_sector"],
+            self.z_sector[sector],
+        )
+        s.hazard[rows] = monthly_hazard(annual)
+
+    # ---------------------------------------------------------------- stage 2
+    def take_applications(self) -> Applications:
+        """Exits and entry of firms without a loan, then this month's applicants.
+
+        One uniform per firm and month decides: exit (below the exit rate), else
+        apply (rescaled uniform below the application rate), and its rescaled
+        remainder is the applicant's take-up draw.
+        """
+        p = self.params
+        s = self.smes
+        u = self.rng_demand.random(s.n)
+        no_loan = ~s.has_loan
+        exit_rate = p["population.exit_rate"]
+        exiting = np.flatnonzero(no_loan & (u < exit_rate))
+        s.replace(exiting)
+        rate = p["demand.application_rate"]
+        if p["demand.mode"] == "annual_cohort" and (self.month - 1) % 12 != 0:
+            rate = 0.0
+        v = (u - exit_rate) / (1.0 - exit_rate) if exit_rate < 1 else u
+        applying = no_loan & (u >= exit_rate) & (v < rate)
+        applying[exiting] = False
+        rows = np.flatnonzero(applying)
+        sector = s.sector[rows]
+        pd_now = s.pd[rows] * self.sector_pd_multiplier[sector]
+        apps = Applications.gather(
+            s,
+            rows,
+            v[rows] / rate if rate > 0 else v[rows],
+            np.minimum(pd_now, 0.999),
+            self.relief_sectors[sector],
+            p,
+        )
+        r = self.record
+        r["applications"] = rows.size * self.weight
+        r["applied_amount"] = apps.amount.sum() * self.weight
+        r["applications_first_time"] = np.count_nonzero(apps.first_time) * self.weight
+        return apps
+
+    # ------------------------------------------------------------ stage 3-4
+    def record_screening(self, guarantor: Guarantor, screened: int) -> None:
+        """Book a guarantor's screening cost for ``screened`` applications."""
+        cost = screened * self.weight * self.params["guarantor.screening_cost"]
+        self.ledger.transfer("screening_cost", guarantor.account, self.acct["outside"], cost)
+        self.record["guarantor_screenings"] += screened * self.weight
+
+    def decide_take_up(self, apps: Applications) -> None:
+        """Firms take up offers with probability falling in the all-in cost.
+
+        ``P(take-up) = min(1, (cost / reference_cost)^-elasticity) x
+        (1 - delay_dropout)^delay``, cost = interest + guarantee fee (after any
+        subsidised cut).
+        """
+        p = self.params
+        guaranteed = apps.route == GUARANTEE_ROUTE
+        offered = (apps.route == DIRECT_ROUTE) | (guaranteed & apps.approved)
+        cost = apps.rate + np.where(guaranteed, apps.fee, 0.0)
+        ratio = np.maximum(cost, 1e-9) / p["demand.reference_cost"]
+        prob = np.minimum(1.0, ratio ** -p["demand.cost_elasticity"])
+        prob *= (1.0 - p["demand.delay_dropout"]) ** np.where(guaranteed, apps.delay, 0.0)
+        apps.taken = offered & (apps.u_take < prob)
+        # bank screening cost: every application except those a guarantor approved
+        # for the bank in 见担即贷 batch mode
+        w = self.weight
+        bank_led_free = (
+            guaranteed
+            & apps.in_batch
+            & (self.batch_mode[apps.bank, apps.guarantor] == BATCH_MODES["guarantor_led"])
+        )
+        counts = np.bincount(apps.bank[~bank_led_free], minlength=len(self.banks)) * w
+        self.ledger.transfer(
+            "screening_cost",
+            self.bank_accounts,
+            self.acct["outside"],
+            counts * p["bank.screening_cost"],
+        )
+        r = self.record
+        r["bank_screenings"] = counts.sum()
+        r["referrals"] = np.count_nonzero(guaranteed) * w
+        r["referrals_bank_ok"] = np.count_nonzero(guaranteed & apps.bank_ok_guaranteed) * w
+        r["guarantee_approvals"] = np.count_nonzero(guaranteed & apps.approved) * w
+        r["referrals_first_time"] = np.count_nonzero(guaranteed & apps.first_time) * w
+        r["approvals_first_time"] = (
+            np.count_nonzero(guaranteed & apps.approved & apps.first_time) * w
+        )
+
+    # ---------------------------------------------------------------- stage 5
+    def book_loans(self, apps: Applications) -> None:
+        """Book the month's loans and guarantees with their fees and subsidies."""
+        p = self.params
+        s = self.smes
+        w = self.weight
+        t = self.month
+        term = p["loans.term_months"]
+        guaranteed = apps.route == GUARANTEE_ROUTE
+        direct = apps.taken & (apps.route == DIRECT_ROUTE)
+        booked_g = apps.taken & guaranteed & apps.booked
+        new = direct | booked_g
+        rejected = (apps.route == REJECT) | (guaranteed & ~apps.approved)
+        rejected |= guaranteed & apps.taken & apps.capacity_rejected
+        r = self.record
+        r["rejected_amount"] = apps.amount[rejected].sum() * w
+        r["capacity_rejected_amount"] = apps.amount[guaranteed & apps.capacity_rejected].sum() * w
+
+        idx = np.flatnonzero(new)
+        rows = apps.rows[idx]
+        amount = apps.amount[idx]
+        is_g = booked_g[idx]
+        shares = np.tile(np.asarray(p.shares(), dtype=float), (idx.size, 1))
+        s.has_loan[rows] = True
+        s.loan_amount[rows] = amount
+        s.loan_bank[rows] = apps.bank[idx]
+        s.loan_guarantor[rows] = np.where(is_g, apps.guarantor[idx], DIRECT)
+        s.loan_rate[rows] = apps.rate[idx]
+        s.loan_fee[rows] = np.where(is_g, apps.fee[idx], 0.0)
+        s.loan_start[rows] = t
+        s.loan_maturity[rows] = t + term
+        s.loan_shares[rows] = shares
+        s.loan_reg[rows] = is_g & apps.reg_ok[idx]
+        s.loan_nf[rows] = is_g & apps.nf_ok[idx]
+        s.loan_recovery[rows] = np.where(is_g, apps.recovery[idx], 1.0 - apps.lgd_direct[idx])
+        s.loan_additional[rows] = is_g & apps.additional[idx]
+        s.loan_relief[rows] = np.where(is_g, apps.relief_rate[idx], 0.0)
+        uplift = p["credit.guarantee_uplift"] * (1.0 - p["bank.share"])
+        s.loan_pd[rows] = np.minimum(s.pd[rows] * np.where(is_g, 1.0 + uplift, 1.0), 0.999)
+        self.refresh_hazards(rows)
+        if self.in_horizon:
+            s.served[rows] = True
+        self._add_stocks(rows, +1.0)
+
+        # ---- fees and subsidies (charged up front for the term, % p.a.)
+        years = term / 12.0
+        g_idx = idx[is_g]
+        g_amount = apps.amount[g_idx] * w
+        g_acc = self.guarantor_accounts[apps.guarantor[g_idx]]
+        borrowers, gov = self.acct["borrowers"], self.acct["government"]
+        fee = apps.fee[g_idx] * g_amount * years
+        self.ledger.transfer("guarantee_fee", borrowers, g_acc, fee)
+        reg_risk = p["reguarantor.share"] * apps.reg_ok[g_idx] * g_amount
+        self.ledger.transfer(
+            "reguarantee_fee",
+            g_acc,
+            self.reguarantor.account,
+            self.reguarantor.fee_rate(apps.amount[g_idx]) * reg_risk * years,
+        )
+        nf_risk = p["national_fund.share"] * apps.nf_ok[g_idx] * g_amount
+        self.ledger.transfer(
+            "national_fund_fee",
+            g_acc,
+            self.national_fund.account,
+            self.national_fund.fee_rate(apps.amount[g_idx]) * nf_risk * years,
+        )
+        subsidy = apps.subsidy[g_idx] * g_amount * years
+        self.ledger.transfer("fee_subsidy", gov, g_acc, subsidy)
+        self.government.fee_subsidy_remaining -= subsidy.sum()
+
+        # ---- the month's record and the guarantors' evaluation statistics
+        sm = apps.small_micro[g_idx]
+        for g in self.guarantors:
+            mine = apps.guarantor[g_idx] == g.index
+            y = g.year
+            y["volume"] += g_amount[mine].sum()
+            y["small_micro"] += g_amount[mine & sm].sum()
+            y["le_10m"] += g_amount[mine & (apps.amount[g_idx] <= 1e7)].sum()
+            y["fee_amount"] += (apps.fee[g_idx] * g_amount)[mine].sum()
+            y["ceded"] += g_amount[mine & apps.reg_ok[g_idx]].sum()
+        amt_w = amount * w
+        r["new_loans"] = idx.size * w
+        r["new_guaranteed_loans"] = g_idx.size * w
+        r["new_direct"] = amt_w[~is_g].sum()
+        r["new_guaranteed"] = g_amount.sum()
+        r["new_first_time"] = np.count_nonzero(apps.first_time[idx]) * w
+        r["new_additional"] = amt_w[is_g & apps.additional[idx]].sum()
+        r["new_guaranteed_small_micro"] = g_amount[sm].sum()
+        r["new_guaranteed_le_5m"] = g_amount[apps.amount[g_idx] <= 5e6].sum()
+        r["new_guaranteed_fee_amount"] = (apps.fee[g_idx] * g_amount).sum()
+        r["new_guaranteed_all_in_amount"] = ((apps.fee + apps.rate)[g_idx] * g_amount).sum()
+        r["new_rate_amount"] = (apps.rate[idx] * amt_w).sum()
+        r["new_guaranteed_delay_amount"] = (apps.delay[g_idx] * g_amount).sum()
+        r["new_shocked"] = amt_w[self.shocked_sectors[apps.sector[idx]]].sum()
+        r["guarantees_ceded"] = g_amount[apps.reg_ok[g_idx]].sum()
+        r["guarantees_nf_covered"] = g_amount[apps.nf_ok[g_idx]].sum()
+        r["fee_subsidies"] = subsidy.sum()
+
+    def _add_stocks(self, rows: np.ndarray, sign: float) -> None:
+        """Add (+1) or remove (-1) the loans in ``rows`` from the running stocks."""
+        s = self.smes
+        w = self.weight
+        amount = s.loan_amount[rows] * w
+        g = s.loan_guarantor[rows]
+        is_g = g >= 0
+        nb, ng = len(self.banks), len(self.guarantors)
+        bank = s.loan_bank[rows]
+        self.bank_outstanding += sign * np.bincount(bank, amount, nb)
+        self.bank_interest += sign * np.bincount(bank, amount * s.loan_rate[rows] / 12, nb)
+        self.bank_relief += sign * np.bincount(bank, amount * s.loan_relief[rows] / 12, nb)
+        liab = (1.0 - s.loan_shares[rows, 3]) * amount
+        self.guarantor_liability += sign * np.bincount(g[is_g], liab[is_g], ng)
+        sm = is_g & (s.size[rows] <= 1)
+        self.guarantor_liability_sm += sign * np.bincount(g[sm], liab[sm], ng)
+        self.outstanding["guaranteed"] += sign * amount[is_g].sum()
+        self.outstanding["direct"] += sign * amount[~is_g].sum()
+        n_g = int(np.count_nonzero(is_g))
+        self.active["guaranteed"] += int(sign) * n_g
+        self.active["direct"] += int(sign) * (rows.size - n_g)
+        self.active_shocked += int(sign) * int(
+            np.count_nonzero(self.shocked_sectors[s.sector[rows]])
+        )
+
+    # ---------------------------------------------------------------- stage 6
+    def process_defaults(self) -> None:
+        """Defaults among active loans, compensation and the loss waterfall (section 5)."""
+        p = self.params
+        s = self.smes
+        w = self.weight
+        r = self.record
+        r["loan_months_direct"] = self.active["direct"] * w
+        r["loan_months_guaranteed"] = self.active["guaranteed"] * w
+        r["loan_months_shocked"] = self.active_shocked * w
+        u = self.rng_default.random(s.n)
+        rows = np.flatnonzero(u < s.hazard)
+        if rows.size == 0:
+            return
+        exposure = s.loan_amount[rows] * w
+        g = s.loan_guarantor[rows]
+        is_g = g >= 0
+        bank_acc = self.bank_accounts[s.loan_bank[rows]]
+        borrowers = self.acct["borrowers"]
+        led = self.ledger
+        led.transfer("writedown", bank_acc, borrowers, exposure)
+
+        gi = np.flatnonzero(is_g)
+        e_g = exposure[gi]
+        nf_cover = s.loan_nf[rows[gi]] & self.national_fund.sharing
+        alloc = allocate_loss(
+            e_g,
+            s.loan_shares[rows[gi]],
+            reguarantor_covers=s.loan_reg[rows[gi]],
+            national_fund_covers=nf_cover,
+            comp_fund_available=self.government.comp_fund_remaining,
+            national_fund_available=self.national_fund.available(),
+        )
+        g_acc = self.guarantor_accounts[g[gi]]
+        led.transfer("compensation", g_acc, bank_acc[gi], alloc.compensation)
+        led.transfer(
+            "reguarantee_reimbursement", self.reguarantor.account, g_acc, alloc.reguarantor
+        )
+        led.transfer(
+            "national_fund_reimbursement", self.national_fund.account, g_acc, alloc.national_fund
+        )
+        led.transfer("comp_fund_reimbursement", self.acct["comp_fund"], g_acc, alloc.comp_fund)
+        self.government.spend_comp_fund(alloc.comp_fund.sum())
+
+        # recoveries arrive after the lag, pro rata to the losses borne
+        rec_frac = s.loan_recovery[rows]
+        lag = p["recovery.lag_months"]
+        slot = (self.month + lag) % self.recovery_due.shape[0]
+        direct_rec = np.where(is_g, 0.0, rec_frac * exposure)
+        self.recovery_due[slot] += np.bincount(bank_acc, direct_rec, len(led.accounts))
+        shared = share_recovery(rec_frac[gi] * e_g, alloc, e_g)
+        due = self.recovery_due[slot]
+        due += np.bincount(bank_acc[gi], shared["bank"], len(led.accounts))
+        due += np.bincount(g_acc, shared["guarantor"], len(led.accounts))
+        due[self.reguarantor.account] += shared["reguarantor"].sum()
+        due[self.national_fund.account] += shared["national_fund"].sum()
+        due[self.acct["comp_fund"]] += shared["comp_fund"].sum()
+        if p["recovery.write_off"]:
+            wslot = (self.month + p["recovery.write_off_months"]) % self.tax_relief_due.shape[0]
+            unrecovered = alloc.guarantor - shared["guarantor"]
+            self.tax_relief_due[wslot] += np.bincount(
+                g_acc, p["recovery.tax_rate"] * np.maximum(unrecovered, 0.0), len(led.accounts)
+            )
+
+        # statistics: compensation rate, National Fund cap, evaluation
+        released = alloc.compensation  # the guarantee liability released by compensation
+        covered = s.loan_nf[rows[gi]]
+        self.national_fund.record(
+            alloc.compensation[covered].sum(), released[covered].sum(), alloc.national_fund.sum()
+        )
+        for k in np.unique(g[gi]):
+            mine = g[gi] == k
+            y = self.guarantors[k].year
+            y["compensation"] += alloc.compensation[mine].sum()
+            y["released"] += released[mine].sum()
+        r["defaults_direct"] = np.count_nonzero(~is_g) * w
+        r["defaults_guaranteed"] = gi.size * w
+        r["defaults_shocked"] = np.count_nonzero(self.shocked_sectors[s.sector[rows]]) * w
+        r["defaulted_exposure"] = exposure.sum()
+        r["compensation"] = alloc.compensation.sum()
+        r["guarantee_released"] += released.sum()
+        r["comp_fund_payouts"] = alloc.comp_fund.sum()
+
+        self._add_stocks(rows, -1.0)
+        s.replace(rows)
+
+    # ------------------------------------------------------------- stage 6b
+    def accrue_monthly_flows(self) -> None:
+        """Interest, funding cost and relief, operating costs, investment income."""
+        p = self.params
+        led = self.ledger
+        banks = self.bank_accounts
+        out = self.acct["outside"]
+        led.transfer("interest", self.acct["borrowers"], banks, self.bank_interest)
+        led.transfer(
+            "funding_cost", banks, out, self.bank_outstanding * p["bank.funding_cost"] / 12
+        )
+        led.transfer(
+            "bank_operating_cost", banks, out, self.bank_outstanding * p["bank.operating_cost"] / 12
+        )
+        led.transfer("funding_relief", self.acct["pboc"], banks, self.bank_relief)
+        ga = self.guarantor_accounts
+        led.transfer(
+            "guarantor_operating_cost",
+            ga,
+            out,
+            self.guarantor_liability * p["guarantor.operating_cost"] / 12,
+        )
+        led.transfer(
+            "investment_return",
+            out,
+            ga,
+            np.maximum(led.balance[ga], 0.0) * p["guarantor.investment_return"] / 12,
+        )
+
+    # ---------------------------------------------------------------- stage 7
+    def process_maturities(self) -> None:
+        """Loans due this month are repaid; repaying gives the firm a credit history."""
+        s = self.smes
+        rows = np.flatnonzero(s.has_loan & (s.loan_maturity == self.month))
+        if rows.size == 0:
+            return
+        g = s.loan_guarantor[rows]
+        is_g = g >= 0
+        w = self.weight
+        released = (1.0 - s.loan_shares[rows, 3]) * s.loan_amount[rows] * w
+        covered = is_g & s.loan_nf[rows]
+        self.national_fund.record(0.0, released[covered].sum(), 0.0)
+        for k in np.unique(g[is_g]):
+            self.guarantors[k].year["released"] += released[is_g & (g == k)].sum()
+        self.record["guarantee_released"] += released[is_g].sum()
+        self.record["repaid"] = s.loan_amount[rows].sum() * w
+        self._add_stocks(rows, -1.0)
+        s.first_time[rows] = False
+        s.clear_loans(rows)
+
+    # ---------------------------------------------------------------- stage 8
+    def process_recoveries(self) -> None:
+        """Recoveries (追偿) and write-off tax relief (核销) falling due this month."""
+        led = self.ledger
+        slot = self.month % self.recovery_due.shape[0]
+        due = self.recovery_due[slot]
+        accounts = np.flatnonzero(due)
+        led.transfer("recovery", self.acct["borrowers"], accounts, due[accounts])
+        self.record["recoveries"] = due.sum()
+        due[:] = 0.0
+        tax = self.tax_relief_due[slot]
+        accounts = np.flatnonzero(tax)
+        led.transfer("write_off_tax_relief", self.acct["government"], accounts, tax[accounts])
+        self.record["write_off_tax_relief"] = tax.sum()
+        tax[:] = 0.0
+
+    # --------------------------------------------------------------- stage 10
+    def close_month(self) -> None:
+        """Stocks at month end, the month's losses, and data collection."""
+        led = self.ledger
+        led.close_month()
+        r = self.record
+        losses = party_losses(led)
+        for party, value in losses.items():
+            r[f"loss_{party}"] = value
+        r["capital_injections"] = led.flows("capital_injection").sum()
+        nf = self.national_fund.account
+        r["national_fund_net_loss"] = (
+            led.flows("national_fund_reimbursement")[nf].sum()
+            - led.flows("national_fund_fee")[:, nf].sum()
+            - led.flows("recovery")[:, nf].sum()
+        )
+        r["fiscal_cost"] = (
+            r["fee_subsidies"]
+            + r["capital_injections"]
+            + r["comp_fund_payouts"]
+            + r["write_off_tax_relief"]
+            + r["national_fund_net_loss"]
+        )
+        r["screening_cost"] = led.flows("screening_cost").sum()
+        r["avg_guarantee_fee"] = (
+            r["new_guaranteed_fee_amount"] / r["new_guaranteed"] if r["new_guaranteed"] else np.nan
+        )
+        r["compensation_rate"] = (
+            r["compensation"] / r["guarantee_released"] if r["guarantee_released"] else np.nan
+        )
+        r["outstanding_direct"] = self.outstanding["direct"]
+        r["outstanding_guaranteed"] = self.outstanding["guaranteed"]
+        r["guarantee_liability"] = self.guarantor_liability.sum()
+        equity = led.balance[self.guarantor_accounts]
+        r["guarantor_equity"] = equity.sum()
+        r["leverage"] = (
+            r["guarantee_liability"] / r["guarantor_equity"] if equity.sum() > 0 else np.inf
+        )
+        r["leverage_cap"] = float(np.mean([g.leverage_cap for g in self.guarantors]))
+        r["capacity_headroom"] = float(
+            sum(max(0.0, g.leverage_cap * g.equity - g.liability) for g in self.guarantors)
+        )
+        r["insolvent_guarantors"] = float(np.count_nonzero(equity <= 0))
+        r["reguarantor_equity"] = self.reguarantor.equity
+        r["national_fund_equity"] = self.national_fund.equity
+        r["bank_equity"] = led.balance[self.bank_accounts].sum()
+        r["national_fund_sharing"] = float(self.national_fund.sharing)
+        r["month"] = float(self.horizon_month)
+        if self.in_horizon:
+            for k, v in r.items():
+                self.totals[k] += v
+            self.datacollector.collect(self)
+        if self.month >= self.burn_in + self.horizon:
+            self.running = False
+
+    # ------------------------------------------------------------------ outputs
+    def summary(self) -> dict[str, float]:
+        """Scalar outcomes over the reported horizon (the output contract)."""
+        return summarize(self)
+
+
+# ============================================================================ helpers
+def _seed_sequence(rng) -> np.random.SeedSequence:
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return rng.bit_generator.seed_seq.spawn(1)[0]
+    if rng is None or isinstance(rng, int | np.integer):
+        return np.random.SeedSequence(None if rng is None else int(rng))
+    raise TypeError(f"rng must be an int, SeedSequence, Generator or None, not {type(rng)}")
+
+
+def _guarantor_equity(p, n_mun: int, n_dis: int) -> np.ndarray:
+    total = p["guarantor.equity"]
+    share = p["guarantor.municipal_equity_share"] if n_dis > 0 else 1.0
+    mun = np.full(n_mun, total * share / n_mun)
+    dis = np.full(n_dis, total * (1 - share) / n_dis) if n_dis else np.zeros(0)
+    return np.concatenate([mun, dis])
+
+
+def _batch_pairs(p, n_banks: int, n_guarantors: int) -> np.ndarray:
+    """Batch mode of each bank-guarantor pair.
+
+    A share ``batch.pair_share`` of the pairs, spread evenly over the pair list
+    (pair k runs batch mode when ``floor((k + 1) s) > floor(k s)``), use
+    ``batch.mode``.
+    """
+    mode = np.full((n_banks, n_guarantors), NO_BATCH, np.int8)
+    code = BATCH_MODES[p["batch.mode"]]
+    if code == NO_BATCH:
+        return mode
+    k = np.arange(n_banks * n_guarantors)
+    share = p["batch.pair_share"]
+    on = np.floor((k + 1) * share + 1e-9) > np.floor(k * share + 1e-9)
+    mode.reshape(-1)[on] = code
+    return mode

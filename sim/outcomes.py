@@ -1,0 +1,275 @@
+"""Outcomes a researcher reads: monthly series and scalar summaries.
+
+Monthly series are the model's ``record`` of each month, collected by Mesa's
+:class:`~mesa.DataCollector` over the reported horizon. Flows are in yuan (or
+firms) already scaled to the represented population; stocks are month-end
+values. :func:`summarize` turns the horizon into the scalar outcomes of the
+output contract (``architecture.md``); rates are fractions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .credit_risk import annual_rate
+from .ledger import Ledger
+
+__all__ = ["MONTHLY_SERIES", "SUMMARY_FIELDS", "party_losses", "summarize"]
+
+#: Keys of the monthly record (the columns of ``timeseries.parquet``).
+MONTHLY_SERIES: tuple[str, ...] = (
+    "month",
+    "z",
+    # demand and screening
+    "applications",
+    "applied_amount",
+    "applications_first_time",
+    "bank_screenings",
+    "guarantor_screenings",
+    "referrals",
+    "referrals_bank_ok",
+    "guarantee_approvals",
+    "referrals_first_time",
+    "approvals_first_time",
+    "rejected_amount",
+    "capacity_rejected_amount",
+    # new lending
+    "new_loans",
+    "new_guaranteed_loans",
+    "new_direct",
+    "new_guaranteed",
+    "new_first_time",
+    "new_additional",
+    "new_guaranteed_small_micro",
+    "new_guaranteed_le_5m",
+    "new_guaranteed_fee_amount",
+    "new_guaranteed_all_in_amount",
+    "new_rate_amount",
+    "new_guaranteed_delay_amount",
+    "new_shocked",
+    "guarantees_ceded",
+    "guarantees_nf_covered",
+    "avg_guarantee_fee",
+    # defaults and losses
+    "loan_months_direct",
+    "loan_months_guaranteed",
+    "loan_months_shocked",
+    "defaults_direct",
+    "defaults_guaranteed",
+    "defaults_shocked",
+    "defaulted_exposure",
+    "compensation",
+    "guarantee_released",
+    "compensation_rate",
+    "repaid",
+    "recoveries",
+    "loss_bank",
+    "loss_guarantor",
+    "loss_reguarantor",
+    "loss_national_fund",
+    "loss_comp_fund",
+    # fiscal
+    "fee_subsidies",
+    "comp_fund_payouts",
+    "capital_injections",
+    "write_off_tax_relief",
+    "national_fund_net_loss",
+    "fiscal_cost",
+    "screening_cost",
+    # stocks
+    "outstanding_direct",
+    "outstanding_guaranteed",
+    "guarantee_liability",
+    "guarantor_equity",
+    "leverage",
+    "leverage_cap",
+    "capacity_headroom",
+    "insolvent_guarantors",
+    "reguarantor_equity",
+    "national_fund_equity",
+    "bank_equity",
+    "national_fund_sharing",
+)
+
+#: Scalar outcomes of :func:`summarize`, in order (the ``summary.parquet`` columns
+#: after the identifiers).
+SUMMARY_FIELDS: tuple[str, ...] = (
+    "lending_volume",
+    "default_rate",
+    "guaranteed_volume",
+    "direct_volume",
+    "borrowers",
+    "first_time_borrowers",
+    "rationed_share",
+    "default_rate_guaranteed",
+    "default_rate_direct",
+    "compensation_rate",
+    "loss_bank",
+    "loss_guarantor",
+    "loss_reguarantor",
+    "loss_national_fund",
+    "loss_comp_fund",
+    "recoveries",
+    "avg_guarantee_fee",
+    "leverage",
+    "small_micro_share",
+    "small_loan_share",
+    "fiscal_cost",
+    "additional_lending",
+    "fiscal_cost_per_additional_yuan",
+    "guarantor_equity_end",
+    "insolvent_guarantors",
+    # further outcomes
+    "net_credit_loss",
+    "applications",
+    "avg_loan_rate",
+    "all_in_cost_guaranteed",
+    "guarantee_approval_rate",
+    "first_time_approval_rate",
+    "bank_participation",
+    "avg_guarantee_size",
+    "avg_approval_delay",
+    "screening_cost",
+    "fee_subsidies",
+    "comp_fund_payouts",
+    "capital_injections",
+    "write_off_tax_relief",
+    "national_fund_net_loss",
+    "guarantee_outstanding_end",
+    "capacity_headroom_end",
+    "leverage_cap",
+    "reguarantor_equity_end",
+    "national_fund_equity_end",
+    "national_fund_covered_share",
+    "shocked_sector_volume",
+    "default_rate_shocked",
+    "mean_evaluation_score",
+)
+
+
+def _accounts(ledger: Ledger, party: str) -> list[int]:
+    prefix = f"{party}:"
+    return [i for i, a in enumerate(ledger.accounts) if a == party or a.startswith(prefix)]
+
+
+def party_losses(ledger: Ledger, *, total: bool = False) -> dict[str, float]:
+    """Credit losses net of recoveries booked by each party, from the ledger's flows.
+
+    - bank: principal written down, less compensation received, less recoveries;
+    - guarantor: compensation paid, less reimbursements from the re-guarantor,
+      the National Fund and the compensation funds, less recoveries;
+    - re-guarantor, National Fund, compensation funds: reimbursements paid,
+      less recoveries.
+
+    Parameters
+    ----------
+    ledger : Ledger
+    total : bool
+        Horizon totals instead of the current month.
+    """
+    f = ledger.flows
+    out = {}
+    bank = _accounts(ledger, "bank")
+    out["bank"] = (
+        f("writedown", total=total)[bank].sum()
+        - f("compensation", total=total)[:, bank].sum()
+        - f("recovery", total=total)[:, bank].sum()
+    )
+    g = _accounts(ledger, "guarantor")
+    reimb = sum(
+        f(k, total=total)[:, g].sum()
+        for k in (
+            "reguarantee_reimbursement",
+            "national_fund_reimbursement",
+            "comp_fund_reimbursement",
+        )
+    )
+    out["guarantor"] = (
+        f("compensation", total=total)[g].sum() - reimb - f("recovery", total=total)[:, g].sum()
+    )
+    for party, kind in (
+        ("reguarantor", "reguarantee_reimbursement"),
+        ("national_fund", "national_fund_reimbursement"),
+        ("comp_fund", "comp_fund_reimbursement"),
+    ):
+        a = _accounts(ledger, party)
+        out[party] = f(kind, total=total)[a].sum() - f("recovery", total=total)[:, a].sum()
+    return {k: float(v) for k, v in out.items()}
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b > 0 else float("nan")
+
+
+def summarize(model) -> dict[str, float]:
+    """Scalar outcomes of a run over its reported horizon.
+
+    Volumes and losses are yuan over the horizon (scaled to the represented
+    population); rates are fractions; ``default_rate*`` are annualised from
+    defaults per loan-month at risk; ``compensation_rate`` is compensation paid
+    over guarantee liability released (matured or compensated), as Chinese
+    statistics define 担保代偿率; ``leverage`` is guarantee liability over net
+    assets at the end of the horizon (放大倍数).
+    """
+    t = model.totals
+    last = model.record
+    led = model.ledger
+    s = model.smes
+    w = model.weight
+    lending = t["new_direct"] + t["new_guaranteed"]
+    losses = party_losses(led, total=True)
+    out = {
+        "lending_volume": lending,
+        "default_rate": annual_rate(
+            t["defaults_direct"] + t["defaults_guaranteed"],
+            t["loan_months_direct"] + t["loan_months_guaranteed"],
+        ),
+        "guaranteed_volume": t["new_guaranteed"],
+        "direct_volume": t["new_direct"],
+        "borrowers": (np.count_nonzero(s.served) + s.exits) * w,
+        "first_time_borrowers": t["new_first_time"],
+        "rationed_share": _ratio(t["rejected_amount"], t["applied_amount"]),
+        "default_rate_guaranteed": annual_rate(
+            t["defaults_guaranteed"], t["loan_months_guaranteed"]
+        ),
+        "default_rate_direct": annual_rate(t["defaults_direct"], t["loan_months_direct"]),
+        "compensation_rate": _ratio(t["compensation"], t["guarantee_released"]),
+        **{f"loss_{k}": v for k, v in losses.items()},
+        "recoveries": t["recoveries"],
+        "avg_guarantee_fee": _ratio(t["new_guaranteed_fee_amount"], t["new_guaranteed"]),
+        "leverage": last["leverage"],
+        "small_micro_share": _ratio(t["new_guaranteed_small_micro"], t["new_guaranteed"]),
+        "small_loan_share": _ratio(t["new_guaranteed_le_5m"], t["new_guaranteed"]),
+        "fiscal_cost": t["fiscal_cost"],
+        "additional_lending": t["new_additional"],
+        "fiscal_cost_per_additional_yuan": _ratio(t["fiscal_cost"], t["new_additional"]),
+        "guarantor_equity_end": last["guarantor_equity"],
+        "insolvent_guarantors": last["insolvent_guarantors"],
+        "net_credit_loss": t["defaulted_exposure"] - t["recoveries"],
+        "applications": t["applications"],
+        "avg_loan_rate": _ratio(t["new_rate_amount"], lending),
+        "all_in_cost_guaranteed": _ratio(t["new_guaranteed_all_in_amount"], t["new_guaranteed"]),
+        "guarantee_approval_rate": _ratio(t["guarantee_approvals"], t["referrals"]),
+        "first_time_approval_rate": _ratio(t["approvals_first_time"], t["referrals_first_time"]),
+        "bank_participation": _ratio(t["referrals_bank_ok"], t["referrals"]),
+        "avg_guarantee_size": _ratio(t["new_guaranteed"], t["new_guaranteed_loans"]),
+        "avg_approval_delay": _ratio(t["new_guaranteed_delay_amount"], t["new_guaranteed"]),
+        "screening_cost": t["screening_cost"],
+        "fee_subsidies": t["fee_subsidies"],
+        "comp_fund_payouts": t["comp_fund_payouts"],
+        "capital_injections": t["capital_injections"],
+        "write_off_tax_relief": t["write_off_tax_relief"],
+        "national_fund_net_loss": t["national_fund_net_loss"],
+        "guarantee_outstanding_end": last["outstanding_guaranteed"],
+        "capacity_headroom_end": last["capacity_headroom"],
+        "leverage_cap": last["leverage_cap"],
+        "reguarantor_equity_end": last["reguarantor_equity"],
+        "national_fund_equity_end": last["national_fund_equity"],
+        "national_fund_covered_share": _ratio(t["guarantees_nf_covered"], t["new_guaranteed"]),
+        "shocked_sector_volume": t["new_shocked"],
+        "default_rate_shocked": annual_rate(t["defaults_shocked"], t["loan_months_shocked"]),
+        "mean_evaluation_score": float(np.nanmean([g.score for g in model.guarantors]))
+        if any(np.isfinite(g.score) for g in model.guarantors)
+        else float("nan"),
+    }
+    return {k: float(out[k]) for k in SUMMARY_FIELDS}

@@ -1,0 +1,1493 @@
+"""The parameter registry: every model parameter, described once.
+
+Each parameter has a dotted key (``section.name``, the same key used in scenario
+TOML tables and in ``--set KEY=VALUE``), a kind, a unit, a default, an allowed
+range or set of choices, a one-line description and a source. Scenario
+validation (:mod:`sim.scenario`), ``gsim validate``, the ODD parameter table in
+``docs/`` and the dashboard controls are all generated from this registry, so a
+parameter is never described twice.
+
+Defaults describe Beijing's guarantee market *before* the 2022 measures
+(京金融〔2022〕177号); ``scenarios/baseline_2021.toml`` adds the calibrated values.
+A source reading "assumption" marks a modelling choice without a published
+figure behind it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = [
+    "SECTORS",
+    "SIZE_CLASSES",
+    "BANK_TYPES",
+    "SHOCK_SECTORS",
+    "Parameter",
+    "parameters",
+    "REGISTRY",
+]
+
+#: Sectors of the SME population. The four hit by COVID-type shocks and named in
+#: measure 5 (transport, catering, accommodation, tourism) are explicit sectors.
+SECTORS: tuple[str, ...] = (
+    "manufacturing",
+    "technology",
+    "wholesale_retail",
+    "transport",
+    "catering",
+    "accommodation",
+    "tourism",
+    "agriculture",
+    "other_services",
+)
+#: The sectors named in measure 5 of the 2022 package.
+SHOCK_SECTORS: tuple[str, ...] = ("transport", "catering", "accommodation", "tourism")
+#: Firm size classes (工信部联企业〔2011〕300号 classification).
+SIZE_CLASSES: tuple[str, ...] = ("micro", "small", "medium")
+#: Bank types, one bank agent each.
+BANK_TYPES: tuple[str, ...] = ("large_state_owned", "joint_stock", "city_commercial", "rural")
+
+KINDS = ("float", "int", "bool", "choice", "floats", "sectors")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """Metadata of one model parameter.
+
+    Attributes
+    ----------
+    key : str
+        Dotted key, ``section.name``.
+    kind : {"float", "int", "bool", "choice", "floats", "sectors"}
+        Value type. ``floats`` is a fixed-length list of numbers, ``sectors`` a
+        list of sector names.
+    default : object
+        Default value (pre-2022 Beijing baseline).
+    unit : str
+        Unit of the value ("fraction", "yuan", "months", "fraction p.a." ...).
+    description : str
+        One-line description.
+    source : str
+        Citation for the default, or ``"assumption"``.
+    low, high : float, optional
+        Inclusive bounds for numbers (for ``floats`` they bound each element).
+    choices : tuple of str, optional
+        Allowed values of a ``choice``.
+    length : int, optional
+        Required length of a ``floats`` list.
+    labels : tuple of str, optional
+        Names of the elements of a ``floats`` list.
+    sums_to_one : bool
+        For ``floats``: the elements must sum to 1.
+    measure : int, optional
+        Number of the 2022 measure (1-12) this parameter is a lever of.
+    lever : bool
+        A main policy lever (shown first in the dashboard).
+    """
+
+    key: str
+    kind: str
+    default: Any
+    unit: str
+    description: str
+    source: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+    length: int | None = None
+    labels: tuple[str, ...] | None = None
+    sums_to_one: bool = False
+    measure: int | None = None
+    lever: bool = False
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def section(self) -> str:
+        return self.key.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.split(".", 1)[1]
+
+    def allowed(self) -> str:
+        """Human-readable statement of the allowed values (used in error messages)."""
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "sectors":
+            return "a list of sector names from " + ", ".join(SECTORS)
+        rng = _range_text(self.low, self.high)
+        if self.kind == "floats":
+            what = f"a list of {self.length} numbers"
+            if self.labels:
+                what += " (" + ", ".join(self.labels) + ")"
+            if rng:
+                what += f", each {rng}"
+            if self.sums_to_one:
+                what += ", summing to 1"
+            return what
+        noun = "an integer" if self.kind == "int" else "a number"
+        return f"{noun} {rng}".strip()
+
+
+def _range_text(low, high) -> str:
+    if low is not None and high is not None:
+        return f"in [{_fmt(low)}, {_fmt(high)}]"
+    if low is not None:
+        return f">= {_fmt(low)}"
+    if high is not None:
+        return f"<= {_fmt(high)}"
+    return ""
+
+
+def _fmt(x: float) -> str:
+    if isinstance(x, float) and (abs(x) >= 1e5 and x == int(x)):
+        return f"{x:.3g}"
+    return repr(x) if isinstance(x, float) else str(x)
+
+
+_P: list[Parameter] = []
+
+
+def _add(key, kind, default, unit, description, source, **kw) -> None:
+    _P.append(Parameter(key, kind, default, unit, description, source, **kw))
+
+
+A = "assumption"
+GB6 = "国办发〔2019〕6号 (Xinhua summary, chinacourt.org 2019-02-14)"
+REG = "融资担保公司监督管理条例 (2017)"
+BJ2021 = "北京信用担保业协会 annual report 2021 (calibration.md)"
+
+# --------------------------------------------------------------------- run
+_add(
+    "run.n_smes",
+    "int",
+    20_000,
+    "firms",
+    "Simulated SMEs (representative sample)",
+    A,
+    low=50,
+    high=20_000_000,
+)
+_add(
+    "run.burn_in",
+    "int",
+    12,
+    "months",
+    "Burn-in months before the reported horizon",
+    A,
+    low=0,
+    high=600,
+)
+_add("run.horizon", "int", 36, "months", "Reported horizon", A, low=1, high=600)
+
+# -------------------------------------------------------------- population
+_add(
+    "population.firms",
+    "float",
+    400_000.0,
+    "firms",
+    "Real SMEs with credit demand that the sample represents (sets population_weight)",
+    A,
+    low=1.0,
+    high=1e9,
+)
+_add(
+    "population.sector_shares",
+    "floats",
+    [0.12, 0.18, 0.24, 0.06, 0.06, 0.03, 0.03, 0.02, 0.26],
+    "fraction",
+    "Share of firms per sector",
+    A,
+    length=len(SECTORS),
+    labels=SECTORS,
+    low=0.0,
+    high=1.0,
+    sums_to_one=True,
+)
+_add(
+    "population.size_shares",
+    "floats",
+    [0.82, 0.15, 0.03],
+    "fraction",
+    "Share of firms per size class (micro, small, medium)",
+    A,
+    length=3,
+    labels=SIZE_CLASSES,
+    low=0.0,
+    high=1.0,
+    sums_to_one=True,
+)
+_add(
+    "population.revenue_median",
+    "floats",
+    [2.5e6, 2.5e7, 1.5e8],
+    "yuan p.a.",
+    "Median annual revenue per size class",
+    "assumption, inside 工信部联企业〔2011〕300号 size thresholds",
+    length=3,
+    labels=SIZE_CLASSES,
+    low=1e4,
+    high=1e11,
+)
+_add(
+    "population.revenue_dispersion",
+    "float",
+    0.7,
+    "log-sd",
+    "Dispersion of log revenue within a size class",
+    A,
+    low=0.0,
+    high=3.0,
+)
+_add(
+    "population.collateral_prob",
+    "float",
+    0.55,
+    "fraction",
+    "Share of firms owning pledgeable hard collateral (property, equipment)",
+    A,
+    low=0.0,
+    high=1.0,
+)
+_add(
+    "population.collateral_to_revenue",
+    "float",
+    0.12,
+    "ratio",
+    "Hard collateral value relative to revenue, for firms that own some",
+    A,
+    low=0.0,
+    high=20.0,
+)
+_add(
+    "population.ip_prob",
+    "float",
+    0.5,
+    "fraction",
+    "Share of technology firms holding pledgeable IP",
+    A,
+    low=0.0,
+    high=1.0,
+)
+_add(
+    "population.ip_to_revenue",
+    "float",
+    0.3,
+    "ratio",
+    "Appraised IP value relative to revenue, for firms that hold some",
+    A,
+    low=0.0,
+    high=20.0,
+)
+_add(
+    "population.receivables_to_revenue",
+    "float",
+    0.15,
+    "ratio",
+    "Receivables relative to revenue",
+    A,
+    low=0.0,
+    high=5.0,
+)
+_add(
+    "population.first_time_share",
+    "float",
+    0.45,
+    "fraction",
+    "Share of initial firms that never borrowed (首贷户)",
+    A,
+    low=0.0,
+    high=1.0,
+)
+_add(
+    "population.exit_rate",
+    "float",
+    0.004,
+    "per month",
+    "Monthly exit hazard of firms without a loan (replaced by entrants)",
+    A,
+    low=0.0,
+    high=0.5,
+)
+
+# ------------------------------------------------------------------ credit
+_add(
+    "credit.pd",
+    "float",
+    0.03,
+    "fraction p.a.",
+    "Reference annual probability of default of an SME (through the cycle)",
+    "calibrated to small/micro NPL 2.2-3.0% (calibration.md)",
+    low=1e-5,
+    high=0.5,
+)
+_add(
+    "credit.pd_dispersion",
+    "float",
+    0.8,
+    "log-sd",
+    "Dispersion of log PD across firms (0 = homogeneous)",
+    A,
+    low=0.0,
+    high=3.0,
+)
+_add(
+    "credit.size_pd_multipliers",
+    "floats",
+    [1.25, 0.85, 0.6],
+    "ratio",
+    "PD multiplier per size class (micro, small, medium)",
+    A,
+    length=3,
+    labels=SIZE_CLASSES,
+    low=0.0,
+    high=20.0,
+)
+_add(
+    "credit.sector_pd_multipliers",
+    "floats",
+    [1.0, 1.1, 1.0, 1.1, 1.25, 1.2, 1.25, 1.15, 0.95],
+    "ratio",
+    "PD multiplier per sector",
+    A,
+    length=len(SECTORS),
+    labels=SECTORS,
+    low=0.0,
+    high=20.0,
+)
+_add(
+    "credit.correlation",
+    "choice",
+    "basel_sme",
+    "",
+    "Asset correlation rule: Basel II corporate with SME size adjustment, Basel other retail, "
+    "or the fixed value credit.rho",
+    "Basel II para. 272-273, 330 (calibration.md)",
+    choices=("basel_sme", "basel_retail", "fixed"),
+)
+_add(
+    "credit.rho",
+    "float",
+    0.12,
+    "fraction",
+    "Asset correlation with the systematic factor when credit.correlation = 'fixed'",
+    "Basel II range 0.03-0.24",
+    low=0.0,
+    high=0.95,
+)
+_add(
+    "credit.rho_sector",
+    "float",
+    0.03,
+    "fraction",
+    "Additional asset correlation with the firm's sector factor",
+    A,
+    low=0.0,
+    high=0.5,
+)
+_add(
+    "credit.guarantee_uplift",
+    "float",
+    0.15,
+    "fraction",
+    "Relative PD uplift of a guaranteed borrower whose bank retains no risk (risk shifting); "
+    "scaled by (1 - bank share)",
+    "direction: de Blasio et al. 2018 JBF, Saito & Tsuruta 2018; size: assumption",
+    low=0.0,
+    high=3.0,
+)
+_add(
+    "credit.eur_cny",
+    "float",
+    7.8,
+    "yuan per euro",
+    "Exchange rate for the Basel firm-size adjustment (sales in EUR million)",
+    A,
+    low=1.0,
+    high=20.0,
+)
+
+# ------------------------------------------------------------------ demand
+_add(
+    "demand.mode",
+    "choice",
+    "continuous",
+    "",
+    "Timing of applications: a monthly hazard, or one cohort in the first month of each year",
+    A,
+    choices=("continuous", "annual_cohort"),
+)
+_add(
+    "demand.application_rate",
+    "float",
+    0.07,
+    "per month",
+    "Monthly probability that a firm without a loan applies",
+    A,
+    low=0.0,
+    high=1.0,
+)
+_add(
+    "demand.loan_to_revenue",
+    "float",
+    0.2,
+    "ratio",
+    "Median loan request relative to annual revenue",
+    A,
+    low=0.001,
+    high=5.0,
+)
+_add(
+    "demand.amount_dispersion",
+    "float",
+    0.5,
+    "log-sd",
+    "Dispersion of the loan request around its median",
+    A,
+    low=0.0,
+    high=3.0,
+)
+_add("demand.max_loan", "float", 5e7, "yuan", "Largest loan request", A, low=1e4, high=1e10)
+_add(
+    "demand.cost_elasticity",
+    "float",
+    1.5,
+    "elasticity",
+    "Elasticity of take-up to the all-in cost of credit (interest + fee - subsidy)",
+    A,
+    low=0.0,
+    high=20.0,
+)
+_add(
+    "demand.reference_cost",
+    "float",
+    0.045,
+    "fraction p.a.",
+    "All-in cost at or below which every offer is taken up",
+    A,
+    low=0.001,
+    high=0.5,
+)
+_add(
+    "demand.delay_dropout",
+    "float",
+    0.15,
+    "fraction",
+    "Probability an applicant gives up per month of approval delay",
+    A,
+    low=0.0,
+    high=1.0,
+)
+_add(
+    "loans.term_months",
+    "int",
+    12,
+    "months",
+    "Loan term (bullet repayment)",
+    "assumption: one-year working-capital loans dominate",
+    low=1,
+    high=120,
+)
+
+# -------------------------------------------------------------------- bank
+_add(
+    "bank.market_shares",
+    "floats",
+    [0.35, 0.25, 0.25, 0.15],
+    "fraction",
+    "Share of firms whose house bank is of each type",
+    A,
+    length=len(BANK_TYPES),
+    labels=BANK_TYPES,
+    low=0.0,
+    high=1.0,
+    sums_to_one=True,
+)
+_add(
+    "bank.funding_cost",
+    "float",
+    0.028,
+    "fraction p.a.",
+    "Banks' funding cost",
+    "assumption near the 1-year deposit/interbank rate 2021",
+    low=0.0,
+    high=0.2,
+)
+_add(
+    "bank.operating_cost",
+    "float",
+    0.015,
+    "fraction p.a.",
+    "Banks' operating cost of a small loan",
+    A,
+    low=0.0,
+    high=0.2,
+)
+_add(
+    "bank.risk_markup",
+    "float",
+    1.2,
+    "ratio",
+    "Loan spread per unit of expected loss the bank retains",
+    A,
+    low=0.0,
+    high=10.0,
+)
+_add(
+    "bank.screening_noise",
+    "float",
+    0.6,
+    "log-sd",
+    "Noise of a bank's PD estimate (log scale) with full effort and average information",
+    A,
+    low=0.0,
+    high=5.0,
+)
+_add(
+    "bank.moral_hazard",
+    "float",
+    1.0,
+    "ratio",
+    "Growth of the bank's screening noise as its retained share falls: noise x (1 + m(1-s_bank))",
+    "direction: Saito & Tsuruta 2018; size: assumption",
+    low=0.0,
+    high=10.0,
+)
+_add(
+    "bank.direct_el_tolerance",
+    "float",
+    0.008,
+    "fraction",
+    "Largest expected loss (PD x LGD) a bank accepts on an unguaranteed loan",
+    A,
+    low=0.0,
+    high=1.0,
+)
+_add(
+    "bank.guarantee_el_tolerance",
+    "float",
+    0.004,
+    "fraction",
+    "Largest expected loss on its retained share a bank accepts on a guaranteed loan "
+    "(supervisory tolerance of guarantee losses)",
+    "measure 10; CBIRC tolerance NPL + 3 pp (secondary source); size: assumption",
+    low=0.0,
+    high=1.0,
+    measure=10,
+    lever=True,
+)
+_add(
+    "bank.funding_relief",
+    "float",
+    0.0,
+    "fraction p.a.",
+    "Funding-cost relief (re-lending, 普惠小微支持工具) on guaranteed loans of banks retaining "
+    ">= 20% of the risk",
+    "measure 10; PBOC tool pays 1-2% of the increase in inclusive loans",
+    low=0.0,
+    high=0.05,
+    measure=10,
+    lever=True,
+)
+_add(
+    "bank.guarantee_substitution",
+    "float",
+    0.05,
+    "fraction",
+    "Share of applicants a bank would lend to directly that it still routes through a guarantee",
+    A,
+    low=0.0,
+    high=1.0,
+)
+_add(
+    "bank.screening_cost",
+    "float",
+    1500.0,
+    "yuan",
+    "Bank's cost of screening one referred application",
+    A,
+    low=0.0,
+    high=1e6,
+)
+_add(
+    "bank.equity",
+    "float",
+    2.0e11,
+    "yuan",
+    "Capital of the banks' small-business books, split by market share",
+    A,
+    low=0.0,
+    high=1e14,
+)
+
+# --------------------------------------------------------------- guarantor
+_add(
+    "guarantor.municipal",
+    "int",
+    5,
+    "institutions",
+    "Municipal government guarantors",
+    "Beijing government list (calibration.md)",
+    low=1,
+    high=50,
+)
+_add(
+    "guarantor.district",
+    "int",
+    13,
+    "institutions",
+    "District government guarantors",
+    "Beijing government list (calibration.md)",
+    low=0,
+    high=200,
+)
+_add(
+    "guarantor.equity",
+    "float",
+    3.6e10,
+    "yuan",
+    "Total net assets of the government guarantors at start",
+    "2021 in force 100.6 bn / leverage 2.79 (calibration.md)",
+    low=0.0,
+    high=1e13,
+)
+_add(
+    "guarantor.municipal_equity_share",
+    "float",
+    0.7,
+    "fraction",
+    "Share of total guarantor equity held by the municipal institutions",
+    A,
+    low=0.0,
+    high=1.0,
+)
+_add(
+    "guarantor.base_fee",
+    "float",
+    0.015,
+    "fraction p.a.",
+    "Base guarantee fee charged to the SME (% of the guaranteed loan per year)",
+    "calibrated to 2021 average fee 1.66% (calibration.md)",
+    low=0.0,
+    high=0.2,
+    measure=2,
+)
+_add(
+    "guarantor.risk_fee_loading",
+    "float",
+    0.1,
+    "ratio",
+    "Fee add-on per unit of the guarantor's PD estimate (risk-based pricing)",
+    A,
+    low=0.0,
+    high=10.0,
+)
+_add(
+    "guarantor.fee_cap",
+    "float",
+    0.03,
+    "fraction p.a.",
+    "Cap on the guarantee fee",
+    "国办发〔2019〕6号 target: average below 1%",
+    low=0.0,
+    high=0.2,
+    measure=2,
+    lever=True,
+)
+_add(
+    "guarantor.screening_noise",
+    "float",
+    0.5,
+    "log-sd",
+    "Noise of a guarantor's PD estimate (log scale) with average information",
+    A,
+    low=0.0,
+    high=5.0,
+)
+_add(
+    "guarantor.el_appetite",
+    "float",
+    0.03,
+    "fraction",
+    "Largest expected loss on its retained share a guarantor accepts",
+    A,
+    low=0.0,
+    high=1.0,
+)
+_add(
+    "guarantor.due_diligence_exemption",
+    "bool",
+    False,
+    "",
+    "Due-diligence exemption (尽职免责): staff are not punished for losses on compliant loans",
+    "measure 3",
+    measure=3,
+    lever=True,
+)
+_add(
+    "guarantor.exemption_strength",
+    "float",
+    0.3,
+    "fraction",
+    "Effect of the exemption: appetite x (1 + s), uncertainty aversion x (1 - s)",
+    A,
+    low=0.0,
+    high=1.0,
+    measure=3,
+)
+_add(
+    "guarantor.counter_guarantee",
+    "float",
+    0.3,
+    "ratio",
+    "Counter-guarantee (反担保) required, as pledgeable assets per yuan of loan",
+    A,
+    low=0.0,
+    high=3.0,
+    measure=6,
+    lever=True,
+)
+_add(
+    "guarantor.approval_delay",
+    "int",
+    1,
+    "months",
+    "Approval delay of a guarantee outside batch mode",
+    A,
+    low=0,
+    high=12,
+    measure=6,
+)
+_add(
+    "guarantor.screening_cost",
+    "float",
+    3000.0,
+    "yuan",
+    "Guarantor's cost of screening one application",
+    A,
+    low=0.0,
+    high=1e6,
+)
+_add(
+    "guarantor.leverage_cap",
+    "float",
+    10.0,
+    "ratio",
+    "Cap on guarantee liability / net assets (放大倍数)",
+    REG + " Art. 15",
+    low=0.5,
+    high=100.0,
+    measure=12,
+)
+_add(
+    "guarantor.leverage_cap_small_micro",
+    "float",
+    15.0,
+    "ratio",
+    "Leverage cap for guarantors whose liability is >= 80% small/micro",
+    REG + " Art. 15",
+    low=0.5,
+    high=100.0,
+    measure=12,
+)
+_add(
+    "guarantor.concentration_cap",
+    "float",
+    0.10,
+    "fraction",
+    "Cap on a single borrower's guarantee / net assets",
+    REG + " Art. 16",
+    low=0.0,
+    high=1.0,
+    measure=12,
+)
+_add(
+    "guarantor.operating_cost",
+    "float",
+    0.006,
+    "fraction p.a.",
+    "Guarantors' operating cost per yuan of guarantee liability",
+    A,
+    low=0.0,
+    high=0.2,
+)
+_add(
+    "guarantor.investment_return",
+    "float",
+    0.03,
+    "fraction p.a.",
+    "Return on the guarantors' equity invested in deposits and bonds",
+    A,
+    low=0.0,
+    high=0.2,
+)
+
+# ----------------------------------------------------------- risk sharing
+_RS = ("guarantor", "reguarantor", "national_fund", "bank", "comp_fund")
+_add(
+    "risk_sharing.preset",
+    "choice",
+    "custom",
+    "",
+    "Risk-sharing preset; sets guarantor.share, reguarantor.share, national_fund.share, "
+    "bank.share and comp_fund.share",
+    GB6 + "; Anhui Business Daily 2016-04-13",
+    choices=("custom", "national_2222", "anhui_4321", "full_guarantee", "bank_guarantor_82"),
+    measure=9,
+    lever=True,
+)
+_add(
+    "guarantor.share",
+    "float",
+    0.8,
+    "fraction",
+    "Share of a guaranteed loan's loss borne by the direct guarantor",
+    A,
+    low=0.0,
+    high=1.0,
+    measure=9,
+    lever=True,
+)
+_add(
+    "reguarantor.share",
+    "float",
+    0.2,
+    "fraction",
+    "Share borne by the Beijing re-guarantor (再担保) on eligible loans",
+    A,
+    low=0.0,
+    high=1.0,
+    measure=1,
+    lever=True,
+)
+_add(
+    "national_fund.share",
+    "float",
+    0.0,
+    "fraction",
+    "Share borne by the National Financing Guarantee Fund on covered loans",
+    "measure 5: Beijing business brought under the fund in 2022",
+    low=0.0,
+    high=1.0,
+    measure=5,
+    lever=True,
+)
+_add(
+    "bank.share",
+    "float",
+    0.0,
+    "fraction",
+    "Share retained by the lending bank",
+    GB6 + " (floor 20%)",
+    low=0.0,
+    high=1.0,
+    measure=9,
+    lever=True,
+)
+_add(
+    "comp_fund.share",
+    "float",
+    0.0,
+    "fraction",
+    "Share reimbursed by the city/district compensation funds (代偿补偿资金), within budget",
+    "measure 2",
+    low=0.0,
+    high=1.0,
+    measure=2,
+    lever=True,
+)
+
+# ------------------------------------------------------------- reguarantor
+_add(
+    "reguarantor.max_loan",
+    "float",
+    1e7,
+    "yuan",
+    "Largest single loan eligible for re-guarantee",
+    "assumption (policy focus <= 10M)",
+    low=0.0,
+    high=1e10,
+    measure=1,
+)
+_add(
+    "reguarantor.small_micro_only",
+    "bool",
+    True,
+    "",
+    "Only micro and small firms are eligible for re-guarantee",
+    A,
+    measure=1,
+)
+_add(
+    "reguarantor.fee",
+    "float",
+    0.005,
+    "fraction p.a.",
+    "Re-guarantee fee on the ceded risk for loans above the size threshold",
+    A,
+    low=0.0,
+    high=0.1,
+    measure=1,
+    lever=True,
+)
+_add(
+    "reguarantor.fee_small",
+    "float",
+    0.005,
+    "fraction p.a.",
+    "Re-guarantee fee on the ceded risk for loans at or below the size threshold "
+    "(differentiated fees)",
+    "measure 1",
+    low=0.0,
+    high=0.1,
+    measure=1,
+    lever=True,
+)
+_add(
+    "reguarantor.fee_size_threshold",
+    "float",
+    5e6,
+    "yuan",
+    "Loan size at or below which the small-loan re-guarantee fee applies",
+    A,
+    low=0.0,
+    high=1e10,
+    measure=1,
+)
+_add(
+    "reguarantor.equity",
+    "float",
+    6e9,
+    "yuan",
+    "Re-guarantor's net assets at start",
+    A,
+    low=0.0,
+    high=1e13,
+)
+
+# ----------------------------------------------------------- national fund
+_add(
+    "national_fund.coverage",
+    "float",
+    0.0,
+    "fraction",
+    "Share of eligible business brought under the National Fund's re-guarantee",
+    "measure 5",
+    low=0.0,
+    high=1.0,
+    measure=5,
+    lever=True,
+)
+_add(
+    "national_fund.max_loan",
+    "float",
+    1e7,
+    "yuan",
+    "Largest single loan eligible for the National Fund",
+    "财金〔2025〕11号 focus <= 10M",
+    low=0.0,
+    high=1e10,
+    measure=5,
+)
+_add(
+    "national_fund.fee",
+    "float",
+    0.005,
+    "fraction p.a.",
+    "National Fund fee on the risk it bears (loans above 5M)",
+    "MOF, cfbond 2019-02-15",
+    low=0.0,
+    high=0.1,
+    measure=5,
+)
+_add(
+    "national_fund.fee_small",
+    "float",
+    0.003,
+    "fraction p.a.",
+    "National Fund fee on the risk it bears for loans <= 5M",
+    "MOF, cfbond 2019-02-15",
+    low=0.0,
+    high=0.1,
+    measure=5,
+)
+_add(
+    "national_fund.comp_rate_cap",
+    "float",
+    0.04,
+    "fraction",
+    "Partner compensation rate above which the Fund stops sharing",
+    "财金〔2024〕60号 (CCTV)",
+    low=0.0,
+    high=1.0,
+    measure=5,
+)
+_add(
+    "national_fund.cap_rule",
+    "choice",
+    "suspend",
+    "",
+    "Interpretation of the cap: 'suspend' = no sharing of new defaults while the trailing "
+    "12-month compensation rate on covered loans exceeds the cap; 'limit' = the Fund pays at "
+    "most cap x covered amount released in the year; 'none' = cap not enforced",
+    "assumption (mechanics not published)",
+    choices=("suspend", "limit", "none"),
+    measure=5,
+)
+_add(
+    "national_fund.equity",
+    "float",
+    6.6e10,
+    "yuan",
+    "National Fund's capital",
+    "registered capital 66.1 bn yuan",
+    low=0.0,
+    high=1e13,
+)
+
+# ------------------------------------------------------------ comp funds
+_add(
+    "comp_fund.city_budget",
+    "float",
+    0.0,
+    "yuan per year",
+    "City compensation fund budget (市级代偿补偿资金)",
+    "measure 2",
+    low=0.0,
+    high=1e12,
+    measure=2,
+    lever=True,
+)
+_add(
+    "comp_fund.district_budget",
+    "float",
+    0.0,
+    "yuan per year",
+    "District compensation funds budget, used after the city fund",
+    "measure 2",
+    low=0.0,
+    high=1e12,
+    measure=2,
+)
+
+# -------------------------------------------------------------- government
+_add(
+    "government.fee_subsidy_rate",
+    "float",
+    0.0,
+    "fraction p.a.",
+    "Fee-reduction subsidy (担保降费奖补) per yuan of new small/micro guarantee; "
+    "the guarantor passes it on as a fee cut",
+    "measure 2; central 3 bn yuan/yr 2018-2023 (财建〔2021〕106号)",
+    low=0.0,
+    high=0.05,
+    measure=2,
+    lever=True,
+)
+_add(
+    "government.fee_subsidy_threshold",
+    "float",
+    0.01,
+    "fraction p.a.",
+    "Subsidised business must carry a fee at or below this rate after the cut",
+    "国办发〔2019〕6号 target below 1%",
+    low=0.0,
+    high=0.2,
+    measure=2,
+)
+_add(
+    "government.fee_subsidy_budget",
+    "float",
+    0.0,
+    "yuan per year",
+    "Budget of the fee-reduction subsidy",
+    "measure 2",
+    low=0.0,
+    high=1e12,
+    measure=2,
+    lever=True,
+)
+_add(
+    "government.capital_injection_budget",
+    "float",
+    0.0,
+    "yuan per year",
+    "Yearly capital replenishment (资本金补充) for well-evaluated guarantors",
+    "measure 2",
+    low=0.0,
+    high=1e12,
+    measure=2,
+    lever=True,
+)
+
+# -------------------------------------------------------------- evaluation
+_add(
+    "evaluation.weights",
+    "floats",
+    [40.0, 20.0, 20.0, 20.0],
+    "points",
+    "Performance-evaluation (绩效评价) weights: policy effect, operating capacity, "
+    "risk control, system building",
+    "财金〔2020〕31号 (policy effect 40; other weights unverified)",
+    length=4,
+    labels=("policy_effect", "operating_capacity", "risk_control", "system_building"),
+    low=0.0,
+    high=100.0,
+    measure=11,
+)
+_add(
+    "evaluation.min_score",
+    "float",
+    60.0,
+    "points",
+    "Score (of 100) a guarantor needs to receive capital injections",
+    A,
+    low=0.0,
+    high=100.0,
+    measure=11,
+)
+
+# ------------------------------------------------------------- information
+_add(
+    "information.sharing",
+    "float",
+    0.0,
+    "fraction",
+    "Information sharing (涉企信息归集共享, 信易贷): 0 none, 1 full",
+    "measure 4",
+    low=0.0,
+    high=1.0,
+    measure=4,
+    lever=True,
+)
+_add(
+    "information.uncertainty_aversion",
+    "float",
+    1.0,
+    "ratio",
+    "Lenders' aversion to uncertain estimates: decisions use PD x exp(aversion x noise)",
+    A,
+    low=0.0,
+    high=10.0,
+)
+_add(
+    "information.noise_reduction",
+    "float",
+    0.5,
+    "fraction",
+    "Fall in screening noise at full information sharing",
+    A,
+    low=0.0,
+    high=0.95,
+    measure=4,
+)
+_add(
+    "information.thin_file_noise",
+    "float",
+    2.0,
+    "ratio",
+    "Screening-noise multiplier for first-time borrowers without data sharing",
+    A,
+    low=1.0,
+    high=10.0,
+    measure=4,
+)
+
+# -------------------------------------------------------------- collateral
+_add(
+    "collateral.ip_pledge",
+    "bool",
+    False,
+    "",
+    "IP-pledge guarantees: IP counts towards the counter-guarantee",
+    "measure 4",
+    measure=4,
+    lever=True,
+)
+_add(
+    "collateral.receivables",
+    "bool",
+    False,
+    "",
+    "Receivables financing: receivables count towards the counter-guarantee",
+    "measure 4",
+    measure=4,
+    lever=True,
+)
+
+# ---------------------------------------------------------------- recovery
+_add(
+    "recovery.base_rate",
+    "float",
+    0.06,
+    "fraction",
+    "Recovery on a defaulted loan without collateral (追偿)",
+    "calibrated to recoveries = 18% of a year's compensation (calibration.md)",
+    low=0.0,
+    high=1.0,
+    measure=7,
+)
+_add(
+    "recovery.hard_realisation",
+    "float",
+    0.35,
+    "fraction",
+    "Share of pledged hard-collateral value realised after default",
+    A,
+    low=0.0,
+    high=1.0,
+    measure=7,
+)
+_add(
+    "recovery.receivables_realisation",
+    "float",
+    0.3,
+    "fraction",
+    "Share of pledged receivables realised after default",
+    A,
+    low=0.0,
+    high=1.0,
+    measure=7,
+)
+_add(
+    "recovery.ip_realisation",
+    "float",
+    0.15,
+    "fraction",
+    "Share of pledged IP value realised after default (faster disposal raises it)",
+    A,
+    low=0.0,
+    high=1.0,
+    measure=7,
+    lever=True,
+)
+_add(
+    "recovery.lag_months",
+    "int",
+    12,
+    "months",
+    "Delay from default to recovery",
+    A,
+    low=0,
+    high=120,
+    measure=7,
+)
+_add(
+    "recovery.write_off",
+    "bool",
+    False,
+    "",
+    "Guarantors may write off (核销) unrecovered compensation under 财金〔2017〕90号; "
+    "written-off losses become tax-deductible",
+    "measure 7",
+    measure=7,
+    lever=True,
+)
+_add(
+    "recovery.write_off_months",
+    "int",
+    24,
+    "months",
+    "Age of an unrecovered compensation at write-off",
+    A,
+    low=1,
+    high=240,
+    measure=7,
+)
+_add(
+    "recovery.tax_rate",
+    "float",
+    0.25,
+    "fraction",
+    "Income-tax rate of the write-off deduction",
+    "PRC corporate income tax 25%",
+    low=0.0,
+    high=1.0,
+    measure=7,
+)
+
+# ------------------------------------------------------------------- batch
+_add(
+    "batch.mode",
+    "choice",
+    "none",
+    "",
+    "Batch guarantees: 'bank_led' = 见贷即担 (guarantor accepts the bank's approval), "
+    "'guarantor_led' = 见担即贷 (bank lends on the guarantor's approval)",
+    "measure 8",
+    choices=("none", "bank_led", "guarantor_led"),
+    measure=8,
+    lever=True,
+)
+_add(
+    "batch.pair_share",
+    "float",
+    1.0,
+    "fraction",
+    "Share of bank-guarantor pairs that run batch mode (when batch.mode is not 'none')",
+    A,
+    low=0.0,
+    high=1.0,
+    measure=8,
+)
+_add(
+    "batch.quota",
+    "float",
+    5e8,
+    "yuan per month",
+    "Monthly batch quota per bank-guarantor pair; beyond it loans are screened as usual",
+    A,
+    low=0.0,
+    high=1e12,
+    measure=8,
+)
+
+# ------------------------------------------------------------------- shock
+_add("shock.sectors", "sectors", [], "", "Sectors hit by the shock", "measure 5", measure=5)
+_add(
+    "shock.start",
+    "int",
+    1,
+    "month of horizon",
+    "First month of the shock (1 = first month of the horizon)",
+    A,
+    low=1,
+    high=600,
+)
+_add("shock.duration", "int", 12, "months", "Length of the shock", A, low=0, high=600)
+_add(
+    "shock.pd_multiplier",
+    "float",
+    1.0,
+    "ratio",
+    "PD multiplier in shocked sectors during the shock",
+    A,
+    low=0.0,
+    high=50.0,
+    measure=5,
+    lever=True,
+)
+_add(
+    "shock.systematic_z",
+    "float",
+    0.0,
+    "sd",
+    "Shift of the systematic factor during the shock, all sectors (negative = downturn)",
+    A,
+    low=-5.0,
+    high=5.0,
+)
+
+# ------------------------------------------------------------------ relief
+_add(
+    "relief.sectors", "sectors", [], "", "Sectors receiving targeted relief", "measure 5", measure=5
+)
+_add(
+    "relief.appetite_boost",
+    "float",
+    0.0,
+    "fraction",
+    "Increase of guarantor risk appetite for relief sectors (加大增信分险支持力度)",
+    "measure 5; size: assumption",
+    low=0.0,
+    high=10.0,
+    measure=5,
+    lever=True,
+)
+_add(
+    "relief.fee_cut",
+    "float",
+    0.0,
+    "fraction p.a.",
+    "Guarantee-fee cut for relief sectors",
+    "measure 5",
+    low=0.0,
+    high=0.1,
+    measure=5,
+)
+
+REGISTRY: MappingProxyType = MappingProxyType({p.key: p for p in _P})
+
+RISK_SHARE_KEYS: tuple[str, ...] = tuple(f"{p}.share" for p in _RS)
+
+
+def parameters() -> dict[str, Parameter]:
+    """Return every model parameter with its metadata.
+
+    Returns
+    -------
+    dict of str to Parameter
+        Ordered by section, keyed by dotted key (``"credit.pd"``).
+
+    Examples
+    --------
+    >>> import sim
+    >>> p = sim.parameters()["credit.pd"]
+    >>> p.unit, p.default
+    ('fraction p.a.', 0.03)
+    """
+    return dict(REGISTRY)
+
+
+def check_value(param: Parameter, value: Any) -> tuple[Any, str | None]:
+    """Check and normalise a value for ``param``.
+
+    Returns
+    -------
+    value, error
+        The normalised value (ints widened to float for ``float`` parameters,
+        lists copied) and ``None``, or the input and a description of what is
+        allowed.
+    """
+    kind = param.kind
+    allowed = param.allowed()
+    if kind == "bool":
+        return (value, None) if isinstance(value, bool) else (value, f"expected {allowed}")
+    if kind == "choice":
+        if isinstance(value, str) and value in param.choices:
+            return value, None
+        return value, f"expected {allowed}"
+    if kind == "sectors":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return value, f"expected {allowed}"
+        bad = [v for v in value if v not in SECTORS]
+        if bad:
+            return value, f"unknown sector {bad[0]!r}; expected {allowed}"
+        if len(set(value)) != len(value):
+            return value, "sectors must not repeat"
+        return list(value), None
+    if kind == "floats":
+        if not isinstance(value, list) or len(value) != param.length:
+            return value, f"expected {allowed}"
+        out = []
+        for v in value:
+            v, err = _check_number(param, v, "float", allowed)
+            if err:
+                return value, err
+            out.append(v)
+        if param.sums_to_one and not math.isclose(sum(out), 1.0, abs_tol=1e-9):
+            return value, f"must sum to 1 (sum is {sum(out):.6g}); expected {allowed}"
+        return out, None
+    return _check_number(param, value, kind, allowed)
+
+
+def _check_number(param, value, kind, allowed):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value, f"expected {allowed}"
+    if kind == "int":
+        if not isinstance(value, int):
+            return value, f"expected {allowed}"
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            return value, f"not a finite number; expected {allowed}"
+    if (param.low is not None and value < param.low) or (
+        param.high is not None and value > param.high
+    ):
+        return value, f"out of range; expected {allowed}"
+    return value, None

@@ -1,0 +1,209 @@
+"""The SME population (中小微企业) as numpy columns.
+
+SMEs are many, so their state is a struct of arrays: one row per seat of the
+representative sample, one column per attribute. Each row is also visible to
+Mesa as an :class:`sim.agents.SME` agent (a thin view onto the row). A seat
+holds one firm at a time; when a firm exits (default, or exit without a loan) an
+entrant drawn from the same population distribution takes the seat, so the
+sample size stays constant and each row stands for ``population_weight`` real
+firms throughout.
+
+A firm holds at most one loan; the loan's state is stored in the ``loan_*``
+columns of the firm's row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .credit_risk import basel_corporate_correlation, basel_retail_correlation
+from .parameters import SECTORS
+
+__all__ = ["SMEPopulation", "DIRECT"]
+
+#: ``loan_guarantor`` value of a direct (unguaranteed) loan.
+DIRECT = -1
+
+
+class SMEPopulation:
+    """Columns describing the SME sample and the loans its firms hold.
+
+    Parameters
+    ----------
+    n : int
+        Number of seats (simulated SMEs).
+    params : Scenario
+        Resolved parameters.
+    n_guarantors : int
+        Number of guarantor agents.
+    guarantor_weights : ndarray
+        Probability that a firm's local guarantor is each guarantor.
+    rng : numpy.random.Generator
+        Stream used for firm attributes (initial firms and entrants).
+
+    Notes
+    -----
+    Firm attributes: ``sector``, ``size`` (0 micro, 1 small, 2 medium),
+    ``revenue`` (yuan p.a.), ``pd`` (unconditional annual PD), ``rho`` (asset
+    correlation), ``first_time`` (首贷户: never repaid a loan), ``collateral``,
+    ``ip``, ``receivables`` (yuan), ``request`` (loan size the firm asks for),
+    ``bank`` (house bank), ``guarantor`` (local guarantor), and persistent
+    uniforms/normals that make screening errors and eligibility draws a property
+    of the firm (so that scenarios compared with common random numbers see the
+    same firms judged the same way).
+
+    Loan columns: ``has_loan``, ``loan_amount``, ``loan_bank``,
+    ``loan_guarantor`` (:data:`DIRECT` for direct loans), ``loan_rate``,
+    ``loan_fee``, ``loan_start``, ``loan_maturity``, ``loan_pd`` (annual PD
+    including the guarantee uplift), ``hazard`` (current monthly default
+    hazard; 0 without a loan), ``loan_shares`` (risk shares, n x 5),
+    ``loan_reg``/``loan_nf`` (re-guarantor eligible / National Fund covered),
+    ``loan_recovery`` (recovery fraction), ``loan_additional`` (the bank would
+    have rejected the firm unguaranteed).
+    """
+
+    def __init__(self, n, params, n_guarantors, guarantor_weights, rng):
+        self.n = n
+        self.p = params
+        self.rng = rng
+        self.n_guarantors = n_guarantors
+        self.guarantor_weights = np.asarray(guarantor_weights, dtype=float)
+        self.next_firm_id = 0
+        self.exits = 0  # firms that have left the sample (for counts of distinct firms)
+        f8, i8 = np.float64, np.int8
+        self.firm_id = np.zeros(n, np.int64)
+        self.sector = np.zeros(n, i8)
+        self.size = np.zeros(n, i8)
+        self.revenue = np.zeros(n, f8)
+        self.pd = np.zeros(n, f8)
+        self.rho = np.zeros(n, f8)
+        self.first_time = np.zeros(n, bool)
+        self.collateral = np.zeros(n, f8)
+        self.ip = np.zeros(n, f8)
+        self.receivables = np.zeros(n, f8)
+        self.request = np.zeros(n, f8)
+        self.bank = np.zeros(n, i8)
+        self.guarantor = np.zeros(n, np.int16)
+        self.eps_bank = np.zeros(n, np.float32)
+        self.eps_guarantor = np.zeros(n, np.float32)
+        self.u_route = np.zeros(n, np.float32)
+        self.u_cover = np.zeros(n, np.float32)
+        self.served = np.zeros(n, bool)  # got a new loan during the reported horizon
+        # loan state
+        self.has_loan = np.zeros(n, bool)
+        self.loan_amount = np.zeros(n, f8)
+        self.loan_bank = np.zeros(n, i8)
+        self.loan_guarantor = np.full(n, DIRECT, np.int16)
+        self.loan_rate = np.zeros(n, f8)
+        self.loan_fee = np.zeros(n, f8)
+        self.loan_start = np.zeros(n, np.int32)
+        self.loan_maturity = np.zeros(n, np.int32)
+        self.loan_pd = np.zeros(n, f8)
+        self.hazard = np.zeros(n, f8)
+        self.loan_shares = np.zeros((n, 5), f8)
+        self.loan_reg = np.zeros(n, bool)
+        self.loan_nf = np.zeros(n, bool)
+        self.loan_recovery = np.zeros(n, f8)
+        self.loan_additional = np.zeros(n, bool)
+        self.loan_relief = np.zeros(n, f8)  # funding relief (fraction p.a.) paid by the PBOC
+        self.draw_firms(np.arange(n), initial=True)
+
+    # ------------------------------------------------------------------ firms
+    def draw_firms(self, rows: np.ndarray, initial: bool = False) -> None:
+        """Draw new firms into ``rows`` (the initial sample, or entrants).
+
+        Entrants never borrowed (首贷户); in the initial sample a share
+        ``population.first_time_share`` never borrowed.
+        """
+        k = rows.size
+        if k == 0:
+            return
+        p, rng = self.p, self.rng
+        self.firm_id[rows] = np.arange(self.next_firm_id, self.next_firm_id + k)
+        self.next_firm_id += k
+        sector = rng.choice(len(SECTORS), size=k, p=p["population.sector_shares"])
+        size = rng.choice(3, size=k, p=p["population.size_shares"])
+        med = np.asarray(p["population.revenue_median"])[size]
+        revenue = med * np.exp(p["population.revenue_dispersion"] * rng.standard_normal(k))
+        sig = p["credit.pd_dispersion"]
+        mult = (
+            np.asarray(p["credit.size_pd_multipliers"])[size]
+            * np.asarray(p["credit.sector_pd_multipliers"])[sector]
+        )
+        pd = p["credit.pd"] * mult * np.exp(sig * rng.standard_normal(k) - 0.5 * sig * sig)
+        pd = np.clip(pd, 1e-6, 0.5)
+        self.sector[rows] = sector
+        self.size[rows] = size
+        self.revenue[rows] = revenue
+        self.pd[rows] = pd
+        self.rho[rows] = self._correlation(pd, revenue)
+        has_coll = rng.random(k) < p["population.collateral_prob"]
+        self.collateral[rows] = np.where(
+            has_coll,
+            revenue * p["population.collateral_to_revenue"] * rng.lognormal(0.0, 0.5, k),
+            0.0,
+        )
+        tech = sector == SECTORS.index("technology")
+        has_ip = tech & (rng.random(k) < p["population.ip_prob"])
+        self.ip[rows] = np.where(
+            has_ip, revenue * p["population.ip_to_revenue"] * rng.lognormal(0.0, 0.5, k), 0.0
+        )
+        self.receivables[rows] = (
+            revenue * p["population.receivables_to_revenue"] * rng.lognormal(0.0, 0.3, k)
+        )
+        sd = p["demand.amount_dispersion"]
+        request = revenue * p["demand.loan_to_revenue"] * np.exp(sd * rng.standard_normal(k))
+        self.request[rows] = np.clip(request, 1e4, p["demand.max_loan"])
+        self.bank[rows] = rng.choice(
+            len(p["bank.market_shares"]), size=k, p=p["bank.market_shares"]
+        )
+        self.guarantor[rows] = rng.choice(self.n_guarantors, size=k, p=self.guarantor_weights)
+        self.eps_bank[rows] = rng.standard_normal(k)
+        self.eps_guarantor[rows] = rng.standard_normal(k)
+        self.u_route[rows] = rng.random(k)
+        self.u_cover[rows] = rng.random(k)
+        if initial:
+            self.first_time[rows] = rng.random(k) < p["population.first_time_share"]
+        else:
+            self.first_time[rows] = True
+        self.served[rows] = False
+
+    def _correlation(self, pd, revenue):
+        p = self.p
+        rule = p["credit.correlation"]
+        if rule == "fixed":
+            rho = np.full(pd.shape, p["credit.rho"])
+        elif rule == "basel_retail":
+            rho = basel_retail_correlation(pd)
+        else:
+            rho = basel_corporate_correlation(pd, revenue / p["credit.eur_cny"] / 1e6)
+        return np.minimum(rho, 0.999 - p["credit.rho_sector"])
+
+    def replace(self, rows: np.ndarray) -> None:
+        """Firms in ``rows`` exit; entrants take their seats."""
+        if rows.size == 0:
+            return
+        self.exits += int(np.count_nonzero(self.served[rows]))
+        self.clear_loans(rows)
+        self.draw_firms(rows)
+
+    def clear_loans(self, rows: np.ndarray) -> None:
+        """Close the loans of ``rows`` (repaid, or defaulted and handled)."""
+        self.has_loan[rows] = False
+        self.hazard[rows] = 0.0
+        self.loan_guarantor[rows] = DIRECT
+
+    # ------------------------------------------------------------ derived data
+    def small_micro(self, rows=None) -> np.ndarray:
+        """Whether firms are micro or small (not medium)."""
+        size = self.size if rows is None else self.size[rows]
+        return size <= 1
+
+    def pledgeable(self, rows, ip_pledge: bool, receivables: bool) -> np.ndarray:
+        """Assets a firm can offer as counter-guarantee (反担保), yuan."""
+        v = self.collateral[rows].copy()
+        if receivables:
+            v += self.receivables[rows]
+        if ip_pledge:
+            v += self.ip[rows]
+        return v

@@ -1,0 +1,313 @@
+"""Scenario files: loading, ``extends``, overrides and strict validation.
+
+A scenario is a TOML file whose tables are the sections of the parameter
+registry (:mod:`sim.parameters`)::
+
+    # Beijing 2022: the whole package of twelve measures.
+    extends = "baseline_2021.toml"
+    description = "The 2022 package of twelve measures"
+
+    [risk_sharing]
+    preset = "national_2222"
+
+    [guarantor]
+    due_diligence_exemption = true
+
+Top-level keys other than tables: ``extends`` (a path relative to the file),
+``description`` (one line shown by ``gsim scenarios``) and ``measure`` (the
+number of the 2022 measure the file represents). A file is data: it is parsed
+with :mod:`tomllib` and never evaluated.
+
+Every problem is reported as one :class:`ScenarioError` line naming the file,
+the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .parameters import REGISTRY, RISK_SHARE_KEYS, check_value
+from .risk_sharing import PRESETS, floor_warnings
+
+__all__ = ["Scenario", "ScenarioError", "load_scenario", "parse_override", "default_scenario"]
+
+META_KEYS = ("extends", "description", "measure")
+PRESET_KEY = "risk_sharing.preset"
+
+
+class ScenarioError(ValueError):
+    """A scenario file, override or sweep file is invalid (one line, exit code 2)."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A fully resolved, validated set of parameter values.
+
+    Attributes
+    ----------
+    name : str
+        Scenario name (the file's stem, or ``"default"``).
+    description : str
+        One-line description.
+    values : Mapping[str, Any]
+        Value of every registry parameter, keyed by dotted key.
+    path : str or None
+        File the scenario was loaded from.
+    overrides : Mapping[str, Any]
+        Overrides applied on top of the file.
+    measure : int or None
+        Number of the 2022 measure the file represents.
+    warnings : tuple of str
+        Non-fatal findings (risk shares below the 国办发〔2019〕6号 floors).
+    """
+
+    name: str
+    description: str
+    values: Mapping[str, Any]
+    path: str | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    measure: int | None = None
+    warnings: tuple[str, ...] = ()
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def shares(self) -> tuple[float, float, float, float, float]:
+        """The risk-share vector (guarantor, reguarantor, national_fund, bank, comp_fund)."""
+        return tuple(self.values[k] for k in RISK_SHARE_KEYS)
+
+    def with_overrides(self, overrides: Mapping[str, Any], source: str = "override"):
+        """Return a new scenario with ``overrides`` applied and validated."""
+        values = dict(self.values)
+        _apply_layer(values, dict(overrides), source)
+        _check_resolved(values, source)
+        merged = {**self.overrides, **overrides}
+        return Scenario(
+            self.name,
+            self.description,
+            values,
+            self.path,
+            merged,
+            self.measure,
+            tuple(_warnings(values)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form for manifests."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "path": self.path,
+            "measure": self.measure,
+            "overrides": dict(self.overrides),
+            "parameters": dict(self.values),
+            "warnings": list(self.warnings),
+        }
+
+
+def default_scenario() -> Scenario:
+    """The registry defaults as a scenario."""
+    values = {k: _copy(p.default) for k, p in REGISTRY.items()}
+    return Scenario("default", "Registry defaults", values, warnings=tuple(_warnings(values)))
+
+
+def load_scenario(path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load, resolve and validate a scenario file.
+
+    Parameters
+    ----------
+    path : str or Path
+        TOML scenario file.
+    overrides : mapping, optional
+        Dotted keys and values applied last (as ``--set KEY=VALUE`` does).
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        On any invalid input, with one line naming file, key, value and what
+        is allowed.
+    """
+    path = Path(path)
+    values = {k: _copy(p.default) for k, p in REGISTRY.items()}
+    meta = _load_chain(path, values, ())
+    _check_resolved(values, str(path))
+    scenario = Scenario(
+        name=path.stem,
+        description=meta.get("description", ""),
+        values=values,
+        path=str(path),
+        measure=meta.get("measure"),
+        warnings=tuple(_warnings(values)),
+    )
+    if overrides:
+        scenario = scenario.with_overrides(overrides)
+    return scenario
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``KEY=VALUE`` from the command line.
+
+    The value is read as a TOML value (``0.2``, ``true``, ``["transport"]``,
+    ``"bank_led"``); a bare word that is not valid TOML is taken as a string.
+    """
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected KEY=VALUE, e.g. --set credit.pd=0.02")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    if not key:
+        raise ScenarioError(f"--set {text!r}: empty key")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    if isinstance(value, float) and not math.isfinite(value):
+        pass  # reported by validation with the key named
+    return key, value
+
+
+# --------------------------------------------------------------------------- internals
+
+
+def _copy(v):
+    return list(v) if isinstance(v, list) else v
+
+
+def _read_toml(path: Path, referrer: str | None) -> dict:
+    if not path.is_file():
+        if referrer is None:
+            raise ScenarioError(f"{path}: file not found")
+        raise ScenarioError(f"{referrer}: extends = {path.name!r}: file not found ({path})")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{path}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+
+
+def _load_chain(path: Path, values: dict, chain: tuple[Path, ...], referrer=None) -> dict:
+    resolved = path.resolve()
+    if resolved in chain:
+        loop = " -> ".join(p.name for p in (*chain, resolved))
+        raise ScenarioError(f"{referrer}: extends = {path.name!r}: circular extends ({loop})")
+    data = _read_toml(path, referrer)
+    meta = {}
+    flat = {}
+    for key, val in data.items():
+        if key in META_KEYS:
+            meta[key] = val
+        elif isinstance(val, dict):
+            _flatten(path, key, val, flat)
+        else:
+            _unknown(path, key, val)
+    _check_meta(path, meta)
+    if "extends" in meta:
+        parent = path.parent / meta["extends"]
+        parent_meta = _load_chain(parent, values, (*chain, resolved), str(path))
+        meta.setdefault("description", parent_meta.get("description", ""))
+    _apply_layer(values, flat, str(path))
+    return meta
+
+
+def _check_meta(path: Path, meta: dict) -> None:
+    if "extends" in meta and not isinstance(meta["extends"], str):
+        raise ScenarioError(f"{path}: extends = {meta['extends']!r}: expected a file name (string)")
+    if "description" in meta and not isinstance(meta["description"], str):
+        raise ScenarioError(f"{path}: description = {meta['description']!r}: expected a string")
+    m = meta.get("measure")
+    if m is not None and (isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 12):
+        raise ScenarioError(f"{path}: measure = {m!r}: expected an integer in [1, 12]")
+
+
+def _flatten(path: Path, section: str, table: dict, out: dict) -> None:
+    for name, val in table.items():
+        key = f"{section}.{name}"
+        if isinstance(val, dict):
+            _unknown(path, key, val)
+        out[key] = val
+
+
+def _unknown(source, key: str, value) -> None:
+    keys = list(REGISTRY)
+    hint = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+    if not hint:
+        name = key.rsplit(".", 1)[-1]
+        hint = [k for k in keys if k.rsplit(".", 1)[-1] == name][:1]
+    msg = f"{source}: {key} = {_show(value)}: unknown key"
+    if hint:
+        msg += f"; did you mean {hint[0]!r}?"
+    else:
+        sections = sorted({k.split(".")[0] for k in keys})
+        msg += "; sections are " + ", ".join(sections)
+    raise ScenarioError(msg)
+
+
+def _show(value) -> str:
+    if isinstance(value, dict):
+        return "{...}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _apply_layer(values: dict, layer: dict, source: str) -> None:
+    """Validate one layer (a file or a set of overrides) and apply it to ``values``."""
+    checked = {}
+    for key, val in layer.items():
+        param = REGISTRY.get(key)
+        if param is None:
+            _unknown(source, key, val)
+        norm, err = check_value(param, val)
+        if err:
+            raise ScenarioError(f"{source}: {key} = {_show(val)}: {err}")
+        checked[key] = norm
+    preset = checked.get(PRESET_KEY)
+    if preset is not None and preset != "custom":
+        clash = [k for k in RISK_SHARE_KEYS if k in checked]
+        if clash:
+            raise ScenarioError(
+                f"{source}: {clash[0]} = {_show(checked[clash[0]])}: set either "
+                f"risk_sharing.preset or the shares, not both in one place"
+            )
+        for k, s in zip(RISK_SHARE_KEYS, PRESETS[preset], strict=True):
+            values[k] = s
+    elif any(k in checked for k in RISK_SHARE_KEYS):
+        values[PRESET_KEY] = "custom"
+    values.update(checked)
+
+
+def _check_resolved(values: dict, source: str) -> None:
+    shares = [values[k] for k in RISK_SHARE_KEYS]
+    total = math.fsum(shares)
+    if not math.isclose(total, 1.0, abs_tol=1e-9):
+        listing = ", ".join(f"{k}={v:g}" for k, v in zip(RISK_SHARE_KEYS, shares, strict=True))
+        raise ScenarioError(
+            f"{source}: risk shares ({listing}) sum to {total:.6g}: they must sum to 1"
+        )
+    if (
+        values["credit.correlation"] == "fixed"
+        and values["credit.rho"] + values["credit.rho_sector"] >= 1.0
+    ):
+        raise ScenarioError(
+            f"{source}: credit.rho = {values['credit.rho']:g}: credit.rho + credit.rho_sector "
+            "must be below 1"
+        )
+    if values["run.burn_in"] + values["run.horizon"] > 1200:
+        raise ScenarioError(
+            f"{source}: run.horizon = {values['run.horizon']}: burn-in + horizon must be "
+            "at most 1200 months"
+        )
+
+
+def _warnings(values: dict) -> list[str]:
+    shares = {k.split(".")[0]: values[k] for k in RISK_SHARE_KEYS}
+    return floor_warnings(shares)
