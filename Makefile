@@ -38,12 +38,12 @@ demo: $(VENV)/.installed
 	  --out $(DEMO_OUT) --overwrite
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check sim tests benchmarks
-	$(BIN)/ruff format --check sim tests benchmarks
+	$(BIN)/ruff check sim tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check sim tests $(wildcard benchmarks)
 
 format: $(VENV)/.installed-dev
-	$(BIN)/ruff format sim tests benchmarks
-	$(BIN)/ruff check --fix sim tests benchmarks
+	$(BIN)/ruff format sim tests $(wildcard benchmarks)
+	$(BIN)/ruff check --fix sim tests $(wildcard benchmarks)
 
 test: lint
 	$(BIN)/python -m pytest -q

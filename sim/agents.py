@@ -142,10 +142,11 @@ class Bank(Institution):
        ``s_bank x PD x LGD``, is within ``bank.guarantee_el_tolerance``;
     3. else **reject**.
 
-    On guaranteed loans its screening noise grows as its retained share falls
-    (``noise x (1 + moral_hazard x (1 - s_bank))``): with nothing at stake the
-    bank stops looking. The rate is funding cost + operating cost + a spread on
-    the expected loss it retains, less funding relief when it shares >= 20%.
+    On guaranteed loans its screening effort falls with its retained share,
+    ``effort = s_bank^moral_hazard``, and the noise of its estimate grows as
+    ``effort^-1/2``: with nothing at stake the bank stops looking. The rate is
+    funding cost + operating cost + a spread on the expected loss it retains,
+    less funding relief when it shares >= 20%.
     """
 
     def __init__(self, model, index: int, kind: str, account: int):
@@ -163,7 +164,9 @@ class Bank(Institution):
         eps = apps.eps_bank[sel]
         aversion = p["information.uncertainty_aversion"]
         sigma = screening_noise(p["bank.screening_noise"], apps.first_time[sel], p)
-        est, dec = estimate_pd(pd, eps, sigma, aversion)
+        tau = p["credit.pd_dispersion"]
+        prior = apps.prior_log[sel]
+        est, dec = estimate_pd(pd, eps, sigma, aversion, prior, tau)
         lgd_direct = apps.lgd_direct[sel]
         direct_ok = dec * lgd_direct <= p["bank.direct_el_tolerance"]
         pledge_ok = apps.pledge_ok[sel]
@@ -172,12 +175,14 @@ class Bank(Institution):
         refer = ~direct & pledge_ok
 
         s_bank = p["bank.share"]
-        sigma_g = sigma * (1.0 + p["bank.moral_hazard"] * (1.0 - s_bank))
-        est_g, dec_g = estimate_pd(pd, eps, sigma_g, aversion)
-        lgd_g = 1.0 - apps.recovery[sel]
-        ok_g = s_bank * dec_g * lgd_g <= p["bank.guarantee_el_tolerance"]
-
+        # screening effort on guaranteed loans ~ retained share^m, noise ~ effort^-1/2
+        sigma_g = sigma * max(s_bank, 1e-6) ** (-0.5 * p["bank.moral_hazard"])
+        est_g, dec_g = estimate_pd(pd, eps, sigma_g, aversion, prior, tau)
+        lgd_g = apps.lgd_guaranteed[sel]
         relief = p["bank.funding_relief"] if s_bank >= 0.2 - 1e-12 else 0.0
+        # the relief margin (paid by the PBOC) can absorb expected loss: it raises
+        # the bank's willingness to take its share
+        ok_g = s_bank * dec_g * lgd_g <= p["bank.guarantee_el_tolerance"] + relief
         base = p["bank.funding_cost"] + p["bank.operating_cost"]
         markup = p["bank.risk_markup"]
         rate_direct = base + markup * est * lgd_direct
@@ -204,11 +209,15 @@ class Guarantor(Institution):
     lowers the penalty lenders put on uncertain (thin-file) estimates, and falls
     as equity is depleted; a guarantor with no equity stops new business.
 
-    Capacity: guarantee liability (the part owed to banks, ``(1 - s_bank) E``)
-    at most ``leverage_cap`` x net assets (放大倍数; the higher cap when >= 80%
-    of its liability is small/micro), single-borrower guarantee at most
-    ``concentration_cap`` x net assets. Policy-priority business (small/micro
-    loans <= 5M yuan, relief sectors) is served first when capacity binds.
+    Capacity: guarantee liability net of the parts re-guaranteed by the
+    re-guarantor and the National Fund, ``(1 - s_bank - s_reg - s_nf) E``, at most
+    ``leverage_cap`` x net assets (放大倍数; the higher cap when >= 80% of its
+    liability is small/micro). Counting re-guaranteed risk out of the capacity
+    measure is an assumption (the treatment of re-guarantee in the 融资担保责任余额
+    计量办法 is not verified here); the reported leverage is gross. A single
+    borrower's guarantee is at most ``concentration_cap`` x net assets.
+    Policy-priority business (small/micro loans <= 5M yuan, relief sectors) is
+    served first when capacity binds.
     """
 
     def __init__(self, model, index: int, tier: str, account: int, opening_equity: float):
@@ -231,6 +240,11 @@ class Guarantor(Institution):
     def liability(self) -> float:
         """Guarantee liability owed to banks (担保责任余额), yuan."""
         return float(self.model.guarantor_liability[self.index])
+
+    @property
+    def net_liability(self) -> float:
+        """Liability net of re-guarantor and National Fund cessions, yuan (capacity measure)."""
+        return float(self.model.guarantor_liability_net[self.index])
 
     @property
     def leverage(self) -> float:
@@ -276,16 +290,24 @@ class Guarantor(Institution):
         nf_ok = reg_ok & m.national_fund.covers(amount, apps.u_cover[sel])
         s_g, s_r, s_n, s_b, s_c = m.params.shares()
         cf_open = m.government.comp_fund_remaining > 0
-        retained = 1.0 - s_b - s_r * reg_ok - s_n * (nf_ok & m.national_fund.sharing)
-        retained = retained - (s_c if cf_open else 0.0)
+        cover = s_r * reg_ok + s_n * (nf_ok & m.national_fund.sharing) + (s_c if cf_open else 0.0)
+        # the guarantor counts a fraction of the cover it gets as lower risk
+        retained = 1.0 - s_b - p["guarantor.cover_appetite"] * cover
 
         exempt = p["guarantor.due_diligence_exemption"]
         strength = p["guarantor.exemption_strength"] if exempt else 0.0
         aversion = p["information.uncertainty_aversion"] * (1.0 - strength)
         sigma = screening_noise(p["guarantor.screening_noise"], apps.first_time[sel], p)
-        est, dec = estimate_pd(apps.pd[sel], apps.eps_guarantor[sel], sigma, aversion)
+        est, dec = estimate_pd(
+            apps.pd[sel],
+            apps.eps_guarantor[sel],
+            sigma,
+            aversion,
+            apps.prior_log[sel],
+            p["credit.pd_dispersion"],
+        )
         appetite = self.appetite() * (1.0 + p["relief.appetite_boost"] * apps.relief[sel])
-        guar_ok = (retained * dec * (1.0 - apps.recovery[sel]) <= appetite) & self.solvent
+        guar_ok = (retained * dec * apps.lgd_guaranteed[sel] <= appetite) & self.solvent
         bank_ok = apps.bank_ok_guaranteed[sel]
 
         mode = m.batch_mode[apps.bank[sel], self.index]
@@ -322,10 +344,13 @@ class Guarantor(Institution):
         amount = apps.amount[sel]
         equity = self.equity
         conc_ok = (1.0 - s_bank) * amount <= p["guarantor.concentration_cap"] * equity
-        liability = (1.0 - s_bank) * amount * m.weight
+        ceded = (
+            p["reguarantor.share"] * apps.reg_ok[sel] + p["national_fund.share"] * apps.nf_ok[sel]
+        )
+        liability = (1.0 - s_bank - ceded) * amount * m.weight
         priority = (apps.small_micro[sel] & (amount <= 5e6)) | apps.relief[sel]
         order = np.lexsort((np.arange(sel.size), ~priority))
-        room = self.leverage_cap * max(equity, 0.0) - self.liability
+        room = self.leverage_cap * max(equity, 0.0) - self.net_liability
         need = np.where(conc_ok, liability, 0.0)[order]
         fits = np.zeros(sel.size, bool)
         fits[order] = conc_ok[order] & (np.cumsum(need) <= room)
@@ -372,21 +397,25 @@ class NationalFund(Institution):
 
     - ``"suspend"``: the compensation rate of its partner on covered business
       over the trailing 12 months (compensation paid / covered guarantees
-      released, matured or compensated) is checked at the start of each month;
+      released, matured or compensated) is checked at the start of each month
+      once a full year of history exists;
       above the cap, new defaults are not shared (their share falls back to the
       guarantor) until it is back under the cap;
-    - ``"limit"``: within a calendar year the Fund reimburses at most
-      ``share x cap x`` covered guarantees released so far that year;
+    - ``"limit"``: over any trailing 12 months the Fund reimburses at most
+      ``share x cap x`` the covered guarantees released in those months, and
+      claims beyond that fall back to the guarantor;
     - ``"none"``: the cap is not enforced.
     """
 
     def __init__(self, model, name, account):
         super().__init__(model, name, account)
         self.sharing = True
+        # trailing 12-month window of covered business, one slot per month
         self.window_comp = np.zeros(12)
         self.window_released = np.zeros(12)
-        self.year_paid = 0.0
-        self.year_released = 0.0
+        self.window_paid = np.zeros(12)
+        self.months_recorded = 0
+        self._slot = 0
 
     def covers(self, amount, u_cover) -> np.ndarray:
         p = self.model.params
@@ -402,36 +431,39 @@ class NationalFund(Institution):
         return float(self.window_comp.sum() / rel) if rel > 0 else float("nan")
 
     def start_month(self, month: int) -> None:
-        """Apply the cap rule for this month (see class docstring)."""
+        """Open this month's slot of the window and apply the cap rule.
+
+        The ``suspend`` rule needs a full year of history: before the window
+        holds 12 months, the rate would be compensation over few releases.
+        """
         p = self.model.params
-        rule = p["national_fund.cap_rule"]
-        if (month - 1) % 12 == 0:
-            self.year_paid = 0.0
-            self.year_released = 0.0
-        slot = month % 12
-        if rule == "suspend":
-            rate = self.compensation_rate()
-            self.sharing = not (rate > p["national_fund.comp_rate_cap"])
+        self._slot = month % 12
+        self.window_comp[self._slot] = 0.0
+        self.window_released[self._slot] = 0.0
+        self.window_paid[self._slot] = 0.0
+        self.months_recorded += 1
+        if p["national_fund.cap_rule"] == "suspend" and self.months_recorded > 12:
+            self.sharing = not (self.compensation_rate() > p["national_fund.comp_rate_cap"])
         else:
             self.sharing = True
-        self.window_comp[slot] = 0.0
-        self.window_released[slot] = 0.0
-        self._slot = slot
 
     def available(self) -> float:
-        """Reimbursement the ``limit`` rule still allows this year (inf otherwise)."""
+        """Reimbursement the ``limit`` rule still allows (inf for the other rules).
+
+        ``share x cap x`` covered guarantees released over the trailing 12 months,
+        less what the Fund paid over the same months.
+        """
         p = self.model.params
         if p["national_fund.cap_rule"] != "limit":
             return np.inf
-        cap = p["national_fund.share"] * p["national_fund.comp_rate_cap"] * self.year_released
-        return max(0.0, cap - self.year_paid)
+        cap = p["national_fund.share"] * p["national_fund.comp_rate_cap"]
+        return max(0.0, cap * self.window_released.sum() - self.window_paid.sum())
 
     def record(self, compensation: float, released: float, paid: float) -> None:
         """Record covered compensation, covered guarantees released and reimbursements paid."""
         self.window_comp[self._slot] += compensation
         self.window_released[self._slot] += released
-        self.year_released += released
-        self.year_paid += paid
+        self.window_paid[self._slot] += paid
 
 
 class Government(mesa.Agent):

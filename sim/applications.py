@@ -33,14 +33,32 @@ def screening_noise(base: float, first_time: np.ndarray, p) -> np.ndarray:
     return base * (1.0 - r * s) * (1.0 + (thin - 1.0) * (1.0 - s) * first_time)
 
 
-def estimate_pd(pd, eps, sigma, aversion):
-    """A lender's decision PD: a noisy, mean-preserving estimate, inflated for uncertainty.
+def estimate_pd(pd, eps, sigma, aversion, prior_log, tau):
+    """A lender's Bayesian estimate of PD from a noisy signal, and its decision PD.
 
-    Returns ``(estimate, decision_pd)`` with ``estimate = pd exp(sigma eps - sigma^2/2)``
-    and ``decision_pd = estimate exp(aversion sigma)``.
+    The lender knows the firm's sector and size class, hence a prior
+    ``log PD ~ N(prior_log, tau^2)``, and observes the signal
+    ``x = log PD + sigma eps``. Its posterior is normal with mean
+    ``m = prior_log + k (x - prior_log)``, ``k = tau^2 / (tau^2 + sigma^2)``, and
+    variance ``v = k sigma^2``. Noisy (thin-file) signals are shrunk towards the
+    prior: the lender cannot tell good from bad firms and sees them all as
+    average, with more uncertainty.
+
+    Returns
+    -------
+    expected, decision : ndarray
+        ``expected = exp(m + v/2)`` (posterior mean PD, used for pricing) and
+        ``decision = expected exp(aversion sqrt(v))``: ambiguity-averse lenders
+        add a penalty for the uncertainty that remains.
     """
-    est = pd * np.exp(sigma * eps - 0.5 * sigma * sigma)
-    return est, est * np.exp(aversion * sigma)
+    tau2 = tau * tau
+    sig2 = sigma * sigma
+    denom = tau2 + sig2
+    k = np.divide(tau2, denom, out=np.ones_like(denom, dtype=float), where=denom > 0)
+    v = k * sig2
+    m = prior_log + k * (np.log(pd) + sigma * eps - prior_log)
+    expected = np.exp(m + 0.5 * v)
+    return expected, expected * np.exp(aversion * np.sqrt(v))
 
 
 @dataclass
@@ -61,12 +79,17 @@ class Applications:
     u_cover: np.ndarray
     u_take: np.ndarray
     lgd_direct: np.ndarray
+    lgd_guaranteed: np.ndarray
+    recovery_direct: np.ndarray
     recovery: np.ndarray
     pledge_ok: np.ndarray
     relief: np.ndarray
+    prior_log: np.ndarray
 
     @classmethod
-    def gather(cls, smes: SMEPopulation, rows, u_take, pd_now, relief, p) -> Applications:
+    def gather(
+        cls, smes: SMEPopulation, rows, u_take, pd_now, relief, sector_multiplier, p
+    ) -> Applications:
         """Collect applicants' columns and their collateral position.
 
         Parameters
@@ -80,12 +103,18 @@ class Applications:
             Applicants' current annual PD (shock applied).
         relief : ndarray of bool
             Applicant is in a relief sector.
+        sector_multiplier : ndarray
+            Current PD multiplier of each sector (shocks), known to lenders.
         p : Scenario
         """
         amount = smes.request[rows]
         coll = smes.collateral[rows]
         base = p["recovery.base_rate"]
-        lgd_direct = 1.0 - np.minimum(1.0, base + p["recovery.hard_realisation"] * coll / amount)
+        # lenders screen with the loss given default implied by the collateral cover,
+        # at their haircut; realised recoveries (below) depend on disposal after default
+        haircut = p["credit.screening_haircut"]
+        lgd_direct = 1.0 - np.minimum(1.0, haircut * coll / amount)
+        recovery_direct = np.minimum(1.0, base + p["recovery.hard_realisation"] * coll / amount)
         # counter-guarantee: the guarantor takes pledges up to the requirement,
         # hard collateral first, then receivables, then IP
         need = p["guarantor.counter_guarantee"] * amount
@@ -104,12 +133,23 @@ class Applications:
             + p["recovery.ip_realisation"] * i
         )
         recovery = np.minimum(1.0, base + realised / amount)
+        lgd_guaranteed = 1.0 - np.minimum(1.0, haircut * (hard + r + i) / amount)
+        # lenders' prior: the mean PD of the firm's size class and sector
+        size, sector = smes.size[rows], smes.sector[rows]
+        tau = p["credit.pd_dispersion"]
+        prior = (
+            p["credit.pd"]
+            * np.asarray(p["credit.size_pd_multipliers"])[size]
+            * np.asarray(p["credit.sector_pd_multipliers"])[sector]
+            * sector_multiplier[sector]
+        )
+        prior_log = np.log(np.clip(prior, 1e-9, 0.999)) - 0.5 * tau * tau
         return cls(
             rows=rows,
             amount=amount,
             bank=smes.bank[rows].astype(np.int64),
             guarantor=smes.guarantor[rows].astype(np.int64),
-            sector=smes.sector[rows],
+            sector=sector,
             small_micro=smes.small_micro(rows),
             first_time=smes.first_time[rows],
             pd=pd_now,
@@ -119,9 +159,12 @@ class Applications:
             u_cover=smes.u_cover[rows],
             u_take=u_take,
             lgd_direct=lgd_direct,
+            lgd_guaranteed=lgd_guaranteed,
+            recovery_direct=recovery_direct,
             recovery=recovery,
             pledge_ok=pledge_ok,
             relief=relief,
+            prior_log=prior_log,
         )
 
     def __post_init__(self):

@@ -194,7 +194,7 @@ def paired_differences(
                 {
                     "outcome": o,
                     "scenario": name,
-                    "mean": float(np.nanmean(g[o].to_numpy(dtype=float))),
+                    "mean": _nanmean(g[o].to_numpy(dtype=float)),
                     "diff": mean_d,
                     "ci_low": mean_d - half,
                     "ci_high": mean_d + half,
@@ -202,6 +202,11 @@ def paired_differences(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _nanmean(x: np.ndarray) -> float:
+    x = x[np.isfinite(x)]
+    return float(x.mean()) if x.size else float("nan")
 
 
 @dataclass

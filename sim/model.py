@@ -27,7 +27,7 @@ from .applications import DIRECT_ROUTE, GUARANTEE_ROUTE, REJECT, Applications
 from .credit_risk import conditional_pd, monthly_hazard
 from .ledger import Ledger
 from .outcomes import MONTHLY_SERIES, party_losses, summarize
-from .parameters import BANK_TYPES, SECTORS
+from .parameters import BANK_TYPES, SECTORS, SHOCK_SECTORS
 from .population import DIRECT, SMEPopulation
 from .risk_sharing import allocate_loss, share_recovery
 from .scenario import Scenario, default_scenario, load_scenario
@@ -139,14 +139,15 @@ class GuaranteeMarket(mesa.Model):
 
         # ---- stocks kept up to date as loans are booked and closed (yuan, weighted)
         n_g = len(self.guarantors)
-        self.guarantor_liability = np.zeros(n_g)
+        self.guarantor_liability = np.zeros(n_g)  # owed to banks, (1 - s_bank) E
+        self.guarantor_liability_net = np.zeros(n_g)  # net of re-guarantee cessions
         self.guarantor_liability_sm = np.zeros(n_g)
         self.bank_outstanding = np.zeros(n_banks)
         self.bank_interest = np.zeros(n_banks)  # monthly interest due
         self.bank_relief = np.zeros(n_banks)  # monthly funding relief due
         self.outstanding = {"direct": 0.0, "guaranteed": 0.0}
         self.active = {"direct": 0, "guaranteed": 0}
-        self.active_shocked = 0
+        self.active_exposed = 0
         lag = p["recovery.lag_months"]
         horizon_buffer = max(lag, p["recovery.write_off_months"]) + 1
         self.recovery_due = np.zeros((horizon_buffer, len(accounts)))
@@ -166,6 +167,9 @@ class GuaranteeMarket(mesa.Model):
         self.z_shift = 0.0
         self.shocked_sectors = np.isin(
             np.arange(len(SECTORS)), [SECTORS.index(s) for s in p["shock.sectors"]]
+        )
+        self.exposed_sectors = np.isin(
+            np.arange(len(SECTORS)), [SECTORS.index(s) for s in SHOCK_SECTORS]
         )
         self.relief_sectors = np.isin(
             np.arange(len(SECTORS)), [SECTORS.index(s) for s in p["relief.sectors"]]
@@ -287,6 +291,7 @@ class GuaranteeMarket(mesa.Model):
             v[rows] / rate if rate > 0 else v[rows],
             np.minimum(pd_now, 0.999),
             self.relief_sectors[sector],
+            self.sector_pd_multiplier,
             p,
         )
         r = self.record
@@ -376,7 +381,7 @@ class GuaranteeMarket(mesa.Model):
         s.loan_shares[rows] = shares
         s.loan_reg[rows] = is_g & apps.reg_ok[idx]
         s.loan_nf[rows] = is_g & apps.nf_ok[idx]
-        s.loan_recovery[rows] = np.where(is_g, apps.recovery[idx], 1.0 - apps.lgd_direct[idx])
+        s.loan_recovery[rows] = np.where(is_g, apps.recovery[idx], apps.recovery_direct[idx])
         s.loan_additional[rows] = is_g & apps.additional[idx]
         s.loan_relief[rows] = np.where(is_g, apps.relief_rate[idx], 0.0)
         uplift = p["credit.guarantee_uplift"] * (1.0 - p["bank.share"])
@@ -435,7 +440,7 @@ class GuaranteeMarket(mesa.Model):
         r["new_guaranteed_all_in_amount"] = ((apps.fee + apps.rate)[g_idx] * g_amount).sum()
         r["new_rate_amount"] = (apps.rate[idx] * amt_w).sum()
         r["new_guaranteed_delay_amount"] = (apps.delay[g_idx] * g_amount).sum()
-        r["new_shocked"] = amt_w[self.shocked_sectors[apps.sector[idx]]].sum()
+        r["new_exposed"] = amt_w[self.exposed_sectors[apps.sector[idx]]].sum()
         r["guarantees_ceded"] = g_amount[apps.reg_ok[g_idx]].sum()
         r["guarantees_nf_covered"] = g_amount[apps.nf_ok[g_idx]].sum()
         r["fee_subsidies"] = subsidy.sum()
@@ -454,6 +459,9 @@ class GuaranteeMarket(mesa.Model):
         self.bank_relief += sign * np.bincount(bank, amount * s.loan_relief[rows] / 12, nb)
         liab = (1.0 - s.loan_shares[rows, 3]) * amount
         self.guarantor_liability += sign * np.bincount(g[is_g], liab[is_g], ng)
+        sh = s.loan_shares[rows]
+        net = (1.0 - sh[:, 3] - sh[:, 1] * s.loan_reg[rows] - sh[:, 2] * s.loan_nf[rows]) * amount
+        self.guarantor_liability_net += sign * np.bincount(g[is_g], net[is_g], ng)
         sm = is_g & (s.size[rows] <= 1)
         self.guarantor_liability_sm += sign * np.bincount(g[sm], liab[sm], ng)
         self.outstanding["guaranteed"] += sign * amount[is_g].sum()
@@ -461,8 +469,8 @@ class GuaranteeMarket(mesa.Model):
         n_g = int(np.count_nonzero(is_g))
         self.active["guaranteed"] += int(sign) * n_g
         self.active["direct"] += int(sign) * (rows.size - n_g)
-        self.active_shocked += int(sign) * int(
-            np.count_nonzero(self.shocked_sectors[s.sector[rows]])
+        self.active_exposed += int(sign) * int(
+            np.count_nonzero(self.exposed_sectors[s.sector[rows]])
         )
 
     # ---------------------------------------------------------------- stage 6
@@ -474,7 +482,7 @@ class GuaranteeMarket(mesa.Model):
         r = self.record
         r["loan_months_direct"] = self.active["direct"] * w
         r["loan_months_guaranteed"] = self.active["guaranteed"] * w
-        r["loan_months_shocked"] = self.active_shocked * w
+        r["loan_months_exposed"] = self.active_exposed * w
         u = self.rng_default.random(s.n)
         rows = np.flatnonzero(u < s.hazard)
         if rows.size == 0:
@@ -542,7 +550,7 @@ class GuaranteeMarket(mesa.Model):
             y["released"] += released[mine].sum()
         r["defaults_direct"] = np.count_nonzero(~is_g) * w
         r["defaults_guaranteed"] = gi.size * w
-        r["defaults_shocked"] = np.count_nonzero(self.shocked_sectors[s.sector[rows]]) * w
+        r["defaults_exposed"] = np.count_nonzero(self.exposed_sectors[s.sector[rows]]) * w
         r["defaulted_exposure"] = exposure.sum()
         r["compensation"] = alloc.compensation.sum()
         r["guarantee_released"] += released.sum()
@@ -650,6 +658,7 @@ class GuaranteeMarket(mesa.Model):
         r["outstanding_direct"] = self.outstanding["direct"]
         r["outstanding_guaranteed"] = self.outstanding["guaranteed"]
         r["guarantee_liability"] = self.guarantor_liability.sum()
+        r["guarantee_liability_net"] = self.guarantor_liability_net.sum()
         equity = led.balance[self.guarantor_accounts]
         r["guarantor_equity"] = equity.sum()
         r["leverage"] = (
@@ -657,7 +666,7 @@ class GuaranteeMarket(mesa.Model):
         )
         r["leverage_cap"] = float(np.mean([g.leverage_cap for g in self.guarantors]))
         r["capacity_headroom"] = float(
-            sum(max(0.0, g.leverage_cap * g.equity - g.liability) for g in self.guarantors)
+            sum(max(0.0, g.leverage_cap * g.equity - g.net_liability) for g in self.guarantors)
         )
         r["insolvent_guarantors"] = float(np.count_nonzero(equity <= 0))
         r["reguarantor_equity"] = self.reguarantor.equity

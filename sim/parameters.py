@@ -189,7 +189,7 @@ _add("run.horizon", "int", 36, "months", "Reported horizon", A, low=1, high=600)
 _add(
     "population.firms",
     "float",
-    400_000.0,
+    600_000.0,
     "firms",
     "Real SMEs with credit demand that the sample represents (sets population_weight)",
     A,
@@ -225,7 +225,7 @@ _add(
 _add(
     "population.revenue_median",
     "floats",
-    [2.5e6, 2.5e7, 1.5e8],
+    [2.5e6, 2.5e7, 8e7],
     "yuan p.a.",
     "Median annual revenue per size class",
     "assumption, inside 工信部联企业〔2011〕300号 size thresholds",
@@ -247,7 +247,7 @@ _add(
 _add(
     "population.collateral_prob",
     "float",
-    0.55,
+    0.7,
     "fraction",
     "Share of firms owning pledgeable hard collateral (property, equipment)",
     A,
@@ -402,6 +402,17 @@ _add(
     high=3.0,
 )
 _add(
+    "credit.screening_haircut",
+    "float",
+    0.5,
+    "fraction",
+    "Share of pledged collateral value lenders count on when screening: "
+    "expected LGD = 1 - haircut x cover",
+    A,
+    low=0.0,
+    high=1.0,
+)
+_add(
     "credit.eur_cny",
     "float",
     7.8,
@@ -452,7 +463,7 @@ _add(
     low=0.0,
     high=3.0,
 )
-_add("demand.max_loan", "float", 5e7, "yuan", "Largest loan request", A, low=1e4, high=1e10)
+_add("demand.max_loan", "float", 3e7, "yuan", "Largest loan request", A, low=1e4, high=1e10)
 _add(
     "demand.cost_elasticity",
     "float",
@@ -466,7 +477,7 @@ _add(
 _add(
     "demand.reference_cost",
     "float",
-    0.045,
+    0.05,
     "fraction p.a.",
     "All-in cost at or below which every offer is taken up",
     A,
@@ -511,7 +522,7 @@ _add(
 _add(
     "bank.funding_cost",
     "float",
-    0.028,
+    0.03,
     "fraction p.a.",
     "Banks' funding cost",
     "assumption near the 1-year deposit/interbank rate 2021",
@@ -521,7 +532,7 @@ _add(
 _add(
     "bank.operating_cost",
     "float",
-    0.015,
+    0.02,
     "fraction p.a.",
     "Banks' operating cost of a small loan",
     A,
@@ -531,7 +542,7 @@ _add(
 _add(
     "bank.risk_markup",
     "float",
-    1.2,
+    1.5,
     "ratio",
     "Loan spread per unit of expected loss the bank retains",
     A,
@@ -551,9 +562,10 @@ _add(
 _add(
     "bank.moral_hazard",
     "float",
-    1.0,
-    "ratio",
-    "Growth of the bank's screening noise as its retained share falls: noise x (1 + m(1-s_bank))",
+    0.5,
+    "elasticity",
+    "Elasticity of a bank's screening effort to its retained share on guaranteed loans; "
+    "noise grows as effort^-1/2 = s_bank^(-m/2)",
     "direction: Saito & Tsuruta 2018; size: assumption",
     low=0.0,
     high=10.0,
@@ -561,7 +573,7 @@ _add(
 _add(
     "bank.direct_el_tolerance",
     "float",
-    0.008,
+    0.015,
     "fraction",
     "Largest expected loss (PD x LGD) a bank accepts on an unguaranteed loan",
     A,
@@ -571,7 +583,7 @@ _add(
 _add(
     "bank.guarantee_el_tolerance",
     "float",
-    0.004,
+    0.008,
     "fraction",
     "Largest expected loss on its retained share a bank accepts on a guaranteed loan "
     "(supervisory tolerance of guarantee losses)",
@@ -712,9 +724,20 @@ _add(
 _add(
     "guarantor.el_appetite",
     "float",
-    0.03,
+    0.05,
     "fraction",
     "Largest expected loss on its retained share a guarantor accepts",
+    A,
+    low=0.0,
+    high=1.0,
+)
+_add(
+    "guarantor.cover_appetite",
+    "float",
+    0.5,
+    "fraction",
+    "Fraction of the risk cover it gets (re-guarantee, National Fund, compensation fund) that "
+    "a guarantor counts as lower risk when approving",
     A,
     low=0.0,
     high=1.0,
