@@ -342,6 +342,95 @@ def scenarios(directory):
             click.echo(f"{f.stem:{width}s}  INVALID: {exc}")
 
 
+@cli.command()
+@click.option(
+    "--scenario",
+    default="scenarios/baseline_2021.toml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Scenario whose values start the search.",
+)
+@click.option(
+    "--n-smes",
+    default=10_000,
+    show_default=True,
+    type=click.IntRange(500, 10**7),
+    help="Simulated SMEs per run.",
+)
+@click.option(
+    "--reps",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 1000),
+    help="Replications per objective evaluation (common random numbers).",
+)
+@click.option("--seed", default=2021, show_default=True, type=click.IntRange(0, 2**63 - 1))
+@click.option(
+    "--max-evals",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Budget of objective evaluations.",
+)
+@click.option(
+    "--report",
+    default="docs/calibration.md",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Markdown record to update.",
+)
+@click.option(
+    "--write",
+    is_flag=True,
+    help="Write the calibrated values into the scenario's calibrated block.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def calibrate(scenario, n_smes, reps, seed, max_evals, report, write, quiet):
+    """Calibrate the baseline to Beijing's 2021 guarantee figures (docs/calibration.md)."""
+    from .calibration import calibrate as run_calibration
+    from .calibration import calibration_report, write_baseline_block
+
+    _load(scenario, ())
+    with _progress(max_evals, "calibrate", quiet) as bar:
+
+        def progress(i, value):
+            bar.update(1)
+            bar.set_postfix(objective=f"{value:.3g}")
+
+        result = run_calibration(
+            scenario,
+            n_smes=n_smes,
+            replications=reps,
+            seed=seed,
+            max_evaluations=max_evals,
+            progress=progress,
+        )
+    text = calibration_report(result, " ".join(["gsim", *sys.argv[1:]]))
+    click.echo(text)
+    _replace_section(Path(report), text)
+    if write:
+        write_baseline_block(scenario, result)
+        click.echo(f"wrote calibrated values to {scenario}")
+
+
+def _replace_section(path: Path, section: str) -> None:
+    """Replace the '## Result' section of a Markdown file (or append it)."""
+    from .outputs import atomic_path
+
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Calibration\n\n"
+    if "## Result" in text:
+        head = text[: text.index("## Result")]
+        rest = text[text.index("## Result") + 9 :]
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1 :] if nxt >= 0 else ""
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def main(argv=None) -> int:
     """Entry point of the ``gsim`` console script."""
     try:

@@ -136,6 +136,8 @@ class GuaranteeMarket(mesa.Model):
         self.bank_accounts = np.array([b.account for b in self.banks])
         self.guarantor_accounts = np.array([g.account for g in self.guarantors])
         self.batch_mode = _batch_pairs(p, n_banks, len(self.guarantors))
+        #: risk shares (guarantor, reguarantor, national_fund, bank, comp_fund) of every guarantee
+        self.shares = np.asarray(p.shares(), dtype=float)
 
         # ---- stocks kept up to date as loans are booked and closed (yuan, weighted)
         n_g = len(self.guarantors)
@@ -148,6 +150,7 @@ class GuaranteeMarket(mesa.Model):
         self.outstanding = {"direct": 0.0, "guaranteed": 0.0}
         self.active = {"direct": 0, "guaranteed": 0}
         self.active_exposed = 0
+        self.maturing: dict[int, list[np.ndarray]] = {}  # month -> rows of loans due
         lag = p["recovery.lag_months"]
         horizon_buffer = max(lag, p["recovery.write_off_months"]) + 1
         self.recovery_due = np.zeros((horizon_buffer, len(accounts)))
@@ -271,24 +274,23 @@ class GuaranteeMarket(mesa.Model):
         """
         p = self.params
         s = self.smes
-        u = self.rng_demand.random(s.n)
-        no_loan = ~s.has_loan
+        u = self.rng_demand.random(s.n, dtype=np.float32)
+        free = ~s.has_loan
         exit_rate = p["population.exit_rate"]
-        exiting = np.flatnonzero(no_loan & (u < exit_rate))
-        s.replace(exiting)
+        s.replace(np.flatnonzero(free & (u < exit_rate)))
         rate = p["demand.application_rate"]
         if p["demand.mode"] == "annual_cohort" and (self.month - 1) % 12 != 0:
             rate = 0.0
-        v = (u - exit_rate) / (1.0 - exit_rate) if exit_rate < 1 else u
-        applying = no_loan & (u >= exit_rate) & (v < rate)
-        applying[exiting] = False
-        rows = np.flatnonzero(applying)
+        upper = exit_rate + rate * (1.0 - exit_rate)
+        rows = np.flatnonzero(free & (u >= exit_rate) & (u < upper))
+        # the applicant's rescaled uniform is its take-up draw, uniform on [0, 1)
+        u_take = (u[rows] - exit_rate) / (upper - exit_rate) if rows.size else u[rows]
         sector = s.sector[rows]
         pd_now = s.pd[rows] * self.sector_pd_multiplier[sector]
         apps = Applications.gather(
             s,
             rows,
-            v[rows] / rate if rate > 0 else v[rows],
+            u_take,
             np.minimum(pd_now, 0.999),
             self.relief_sectors[sector],
             self.sector_pd_multiplier,
@@ -369,7 +371,6 @@ class GuaranteeMarket(mesa.Model):
         rows = apps.rows[idx]
         amount = apps.amount[idx]
         is_g = booked_g[idx]
-        shares = np.tile(np.asarray(p.shares(), dtype=float), (idx.size, 1))
         s.has_loan[rows] = True
         s.loan_amount[rows] = amount
         s.loan_bank[rows] = apps.bank[idx]
@@ -378,7 +379,7 @@ class GuaranteeMarket(mesa.Model):
         s.loan_fee[rows] = np.where(is_g, apps.fee[idx], 0.0)
         s.loan_start[rows] = t
         s.loan_maturity[rows] = t + term
-        s.loan_shares[rows] = shares
+        self.maturing.setdefault(t + term, []).append(rows)
         s.loan_reg[rows] = is_g & apps.reg_ok[idx]
         s.loan_nf[rows] = is_g & apps.nf_ok[idx]
         s.loan_recovery[rows] = np.where(is_g, apps.recovery[idx], apps.recovery_direct[idx])
@@ -419,14 +420,19 @@ class GuaranteeMarket(mesa.Model):
 
         # ---- the month's record and the guarantors' evaluation statistics
         sm = apps.small_micro[g_idx]
-        for g in self.guarantors:
-            mine = apps.guarantor[g_idx] == g.index
-            y = g.year
-            y["volume"] += g_amount[mine].sum()
-            y["small_micro"] += g_amount[mine & sm].sum()
-            y["le_10m"] += g_amount[mine & (apps.amount[g_idx] <= 1e7)].sum()
-            y["fee_amount"] += (apps.fee[g_idx] * g_amount)[mine].sum()
-            y["ceded"] += g_amount[mine & apps.reg_ok[g_idx]].sum()
+        gk = apps.guarantor[g_idx]
+        ng = len(self.guarantors)
+        stats = {
+            "volume": g_amount,
+            "small_micro": g_amount * sm,
+            "le_10m": g_amount * (apps.amount[g_idx] <= 1e7),
+            "fee_amount": apps.fee[g_idx] * g_amount,
+            "ceded": g_amount * apps.reg_ok[g_idx],
+        }
+        for key, values in stats.items():
+            by_g = np.bincount(gk, values, ng)
+            for g in self.guarantors:
+                g.year[key] += by_g[g.index]
         amt_w = amount * w
         r["new_loans"] = idx.size * w
         r["new_guaranteed_loans"] = g_idx.size * w
@@ -457,13 +463,15 @@ class GuaranteeMarket(mesa.Model):
         self.bank_outstanding += sign * np.bincount(bank, amount, nb)
         self.bank_interest += sign * np.bincount(bank, amount * s.loan_rate[rows] / 12, nb)
         self.bank_relief += sign * np.bincount(bank, amount * s.loan_relief[rows] / 12, nb)
-        liab = (1.0 - s.loan_shares[rows, 3]) * amount
-        self.guarantor_liability += sign * np.bincount(g[is_g], liab[is_g], ng)
-        sh = s.loan_shares[rows]
-        net = (1.0 - sh[:, 3] - sh[:, 1] * s.loan_reg[rows] - sh[:, 2] * s.loan_nf[rows]) * amount
-        self.guarantor_liability_net += sign * np.bincount(g[is_g], net[is_g], ng)
-        sm = is_g & (s.size[rows] <= 1)
-        self.guarantor_liability_sm += sign * np.bincount(g[sm], liab[sm], ng)
+        gr, ga = rows[is_g], amount[is_g]
+        sh = self.shares
+        liab = (1.0 - sh[3]) * ga
+        gg = g[is_g]
+        self.guarantor_liability += sign * np.bincount(gg, liab, ng)
+        net = liab - (sh[1] * s.loan_reg[gr] + sh[2] * s.loan_nf[gr]) * ga
+        self.guarantor_liability_net += sign * np.bincount(gg, net, ng)
+        sm = s.size[gr] <= 1
+        self.guarantor_liability_sm += sign * np.bincount(gg[sm], liab[sm], ng)
         self.outstanding["guaranteed"] += sign * amount[is_g].sum()
         self.outstanding["direct"] += sign * amount[~is_g].sum()
         n_g = int(np.count_nonzero(is_g))
@@ -483,7 +491,7 @@ class GuaranteeMarket(mesa.Model):
         r["loan_months_direct"] = self.active["direct"] * w
         r["loan_months_guaranteed"] = self.active["guaranteed"] * w
         r["loan_months_exposed"] = self.active_exposed * w
-        u = self.rng_default.random(s.n)
+        u = self.rng_default.random(s.n, dtype=np.float32)
         rows = np.flatnonzero(u < s.hazard)
         if rows.size == 0:
             return
@@ -500,7 +508,7 @@ class GuaranteeMarket(mesa.Model):
         nf_cover = s.loan_nf[rows[gi]] & self.national_fund.sharing
         alloc = allocate_loss(
             e_g,
-            s.loan_shares[rows[gi]],
+            self.shares,
             reguarantor_covers=s.loan_reg[rows[gi]],
             national_fund_covers=nf_cover,
             comp_fund_available=self.government.comp_fund_remaining,
@@ -592,13 +600,18 @@ class GuaranteeMarket(mesa.Model):
     def process_maturities(self) -> None:
         """Loans due this month are repaid; repaying gives the firm a credit history."""
         s = self.smes
-        rows = np.flatnonzero(s.has_loan & (s.loan_maturity == self.month))
+        due = self.maturing.pop(self.month, [])
+        if not due:
+            return
+        rows = np.concatenate(due)
+        # loans that defaulted meanwhile are gone (their seats may hold new loans)
+        rows = rows[s.has_loan[rows] & (s.loan_maturity[rows] == self.month)]
         if rows.size == 0:
             return
         g = s.loan_guarantor[rows]
         is_g = g >= 0
         w = self.weight
-        released = (1.0 - s.loan_shares[rows, 3]) * s.loan_amount[rows] * w
+        released = (1.0 - self.shares[3]) * s.loan_amount[rows] * w
         covered = is_g & s.loan_nf[rows]
         self.national_fund.record(0.0, released[covered].sum(), 0.0)
         for k in np.unique(g[is_g]):

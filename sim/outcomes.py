@@ -149,6 +149,8 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "guarantor_net_loss",
     "net_leverage",
     "mean_evaluation_score",
+    "recovery_ratio",
+    "guaranteed_volume_per_year",
 )
 
 
@@ -200,6 +202,17 @@ def party_losses(ledger: Ledger, *, total: bool = False) -> dict[str, float]:
         a = _accounts(ledger, party)
         out[party] = f(kind, total=total)[a].sum() - f("recovery", total=total)[:, a].sum()
     return {k: float(v) for k, v in out.items()}
+
+
+def _guarantee_recoveries(ledger: Ledger) -> float:
+    """Recoveries received by the guarantee side (all parties but the banks), horizon total."""
+    rec = ledger.flows("recovery", total=True)
+    side = [
+        i
+        for p in ("guarantor", "reguarantor", "national_fund", "comp_fund")
+        for i in _accounts(ledger, p)
+    ]
+    return float(rec[:, side].sum())
 
 
 def _ratio(a: float, b: float) -> float:
@@ -277,6 +290,8 @@ def summarize(model) -> dict[str, float]:
         "net_loss_rate": _ratio(t["defaulted_exposure"] - t["recoveries"], lending),
         "guarantor_net_loss": losses["guarantor"] - t["write_off_tax_relief"],
         "net_leverage": _ratio(last["guarantee_liability_net"], last["guarantor_equity"]),
+        "recovery_ratio": _ratio(_guarantee_recoveries(led), t["compensation"]),
+        "guaranteed_volume_per_year": t["new_guaranteed"] * 12.0 / max(model.horizon, 1),
         "mean_evaluation_score": float(np.nanmean([g.score for g in model.guarantors]))
         if any(np.isfinite(g.score) for g in model.guarantors)
         else float("nan"),

@@ -56,8 +56,8 @@ class SMEPopulation:
     ``loan_guarantor`` (:data:`DIRECT` for direct loans), ``loan_rate``,
     ``loan_fee``, ``loan_start``, ``loan_maturity``, ``loan_pd`` (annual PD
     including the guarantee uplift), ``hazard`` (current monthly default
-    hazard; 0 without a loan), ``loan_shares`` (risk shares, n x 5),
-    ``loan_reg``/``loan_nf`` (re-guarantor eligible / National Fund covered),
+    hazard; 0 without a loan), ``loan_reg``/``loan_nf`` (re-guarantor eligible /
+    National Fund covered),
     ``loan_recovery`` (recovery fraction), ``loan_additional`` (the bank would
     have rejected the firm unguaranteed).
     """
@@ -99,8 +99,7 @@ class SMEPopulation:
         self.loan_start = np.zeros(n, np.int32)
         self.loan_maturity = np.zeros(n, np.int32)
         self.loan_pd = np.zeros(n, f8)
-        self.hazard = np.zeros(n, f8)
-        self.loan_shares = np.zeros((n, 5), f8)
+        self.hazard = np.zeros(n, np.float32)
         self.loan_reg = np.zeros(n, bool)
         self.loan_nf = np.zeros(n, bool)
         self.loan_recovery = np.zeros(n, f8)
