@@ -525,10 +525,11 @@ class Government(mesa.Agent):
             & apps.small_micro
             & (apps.fee - rate <= p["government.fee_subsidy_threshold"])
         )
-        cost = np.where(eligible, rate * apps.amount * self.model.weight * term, 0.0)
+        cut = np.where(eligible, np.minimum(rate, apps.fee), 0.0)  # at most the fee itself
+        cost = cut * apps.amount * self.model.weight * term
         eligible &= np.cumsum(cost) <= self.fee_subsidy_remaining
-        apps.subsidy[eligible] = rate
-        apps.fee[eligible] = np.maximum(apps.fee[eligible] - rate, 0.0)
+        apps.subsidy[eligible] = cut[eligible]
+        apps.fee[eligible] -= cut[eligible]
 
     def evaluate_and_inject(self) -> None:
         """Yearly performance evaluation and capital replenishment."""

@@ -378,8 +378,10 @@ class GuaranteeMarket(mesa.Model):
         s.loan_rate[rows] = apps.rate[idx]
         s.loan_fee[rows] = np.where(is_g, apps.fee[idx], 0.0)
         s.loan_start[rows] = t
-        s.loan_maturity[rows] = t + term
-        self.maturing.setdefault(t + term, []).append(rows)
+        # a loan booked in month t runs months t .. t + term - 1: ``term`` default draws
+        # and interest payments, repaid at the end of its last month
+        s.loan_maturity[rows] = t + term - 1
+        self.maturing.setdefault(t + term - 1, []).append(rows)
         s.loan_reg[rows] = is_g & apps.reg_ok[idx]
         s.loan_nf[rows] = is_g & apps.nf_ok[idx]
         s.loan_recovery[rows] = np.where(is_g, apps.recovery[idx], apps.recovery_direct[idx])

@@ -54,7 +54,7 @@ class SMEPopulation:
 
     Loan columns: ``has_loan``, ``loan_amount``, ``loan_bank``,
     ``loan_guarantor`` (:data:`DIRECT` for direct loans), ``loan_rate``,
-    ``loan_fee``, ``loan_start``, ``loan_maturity``, ``loan_pd`` (annual PD
+    ``loan_fee``, ``loan_start``, ``loan_maturity`` (last month), ``loan_pd`` (annual PD
     including the guarantee uplift), ``hazard`` (current monthly default
     hazard; 0 without a loan), ``loan_reg``/``loan_nf`` (re-guarantor eligible /
     National Fund covered),

@@ -134,6 +134,8 @@ def allocate_loss(
         raise ValueError(f"shares must have shape (5,) or ({e.shape[0]}, 5), got {s.shape}")
     if np.any(e < 0):
         raise ValueError("exposure must be non-negative")
+    if np.any(s < 0) or not np.allclose(s.sum(axis=1), 1.0, atol=1e-9):
+        raise ValueError("shares must be non-negative and sum to 1")
     if comp_fund_available < 0 or national_fund_available < 0:
         raise ValueError("available budgets must be non-negative")
     bank = s[:, 3] * e

@@ -1,0 +1,332 @@
+"""The parameter table of the model documentation, generated from the registry.
+
+``docs/ODD.md`` carries a Markdown table of every parameter between two markers::
+
+    <!-- parameter-table:start -->
+    ...generated...
+    <!-- parameter-table:end -->
+
+The table is rendered from :data:`sim.parameters.REGISTRY` by
+:func:`parameter_table`, so a parameter is described once (in the registry) and
+the documentation cannot drift from it unnoticed::
+
+    python -m sim.documentation docs/ODD.md          # rewrite the table in place
+    python -m sim.documentation --check docs/ODD.md  # exit 1 if the table is stale
+
+This module imports nothing from the package but :mod:`sim.parameters`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from .parameters import REGISTRY, Parameter
+
+__all__ = [
+    "TABLE_START",
+    "TABLE_END",
+    "COLUMNS",
+    "sections",
+    "format_value",
+    "parameter_table",
+    "extract_table",
+    "render_odd",
+    "main",
+]
+
+#: Marker opening the generated block in a document.
+TABLE_START = "<!-- parameter-table:start -->"
+#: Marker closing the generated block.
+TABLE_END = "<!-- parameter-table:end -->"
+#: Columns of each section's table.
+COLUMNS: tuple[str, ...] = ("key", "default", "unit", "allowed", "measure", "description", "source")
+
+EXIT_OK, EXIT_STALE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def sections(registry: Mapping[str, Parameter] | None = None) -> dict[str, list[Parameter]]:
+    """Group the parameters by section, in the order sections first appear.
+
+    Parameters
+    ----------
+    registry : mapping of str to Parameter, optional
+        Parameters keyed by dotted key, in registry order. Defaults to
+        :data:`sim.parameters.REGISTRY`.
+
+    Returns
+    -------
+    dict of str to list of Parameter
+        Section name to its parameters. Sections are ordered by the first
+        appearance of any of their keys in ``registry``; within a section,
+        parameters keep registry order (so ``guarantor.share``, registered with
+        the risk-sharing block, is listed under ``guarantor``).
+
+    Examples
+    --------
+    >>> list(sections())[:5]
+    ['run', 'population', 'credit', 'demand', 'loans']
+    """
+    reg = REGISTRY if registry is None else registry
+    out: dict[str, list[Parameter]] = {}
+    for param in reg.values():
+        out.setdefault(param.section, []).append(param)
+    return out
+
+
+def _number(x) -> str:
+    """Compact, exact and deterministic text of a number.
+
+    Integers are written in full (``20000``); floats with magnitude at least
+    ``1e5`` or below ``1e-3`` use the shortest exact scientific notation
+    (``6e+05``, ``2.5e+06``, ``1e-05``); other floats use Python's shortest
+    round-trip form without a trailing ``.0`` (``0.03``, ``1500``).
+    """
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, int):
+        return str(x)
+    x = float(x)
+    if x == 0.0:
+        return "0"
+    if abs(x) >= 1e5 or abs(x) < 1e-3:
+        for digits in range(17):
+            text = f"{x:.{digits}e}"
+            if float(text) == x:
+                return text
+        return repr(x)  # pragma: no cover - 17 digits always round-trip
+    text = repr(x)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def format_value(value) -> str:
+    """Text of a parameter value as it is written in a scenario file (TOML).
+
+    Parameters
+    ----------
+    value : bool, int, float, str or list
+        A registry default.
+
+    Returns
+    -------
+    str
+        ``true``/``false``, a compact number (see :func:`_number`), a quoted
+        string, or a bracketed list of these.
+
+    Examples
+    --------
+    >>> format_value(600000.0), format_value(0.03), format_value(20000), format_value(True)
+    ('6e+05', '0.03', '20000', 'true')
+    >>> format_value([0.82, 0.15, 0.03]), format_value("basel_sme"), format_value([])
+    ('[0.82, 0.15, 0.03]', '"basel_sme"', '[]')
+    """
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return _number(value)
+
+
+def _cell(text: str) -> str:
+    """Make text safe inside a Markdown table cell."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    return f"`{text}`" if text else ""
+
+
+def parameter_table(registry: Mapping[str, Parameter] | None = None) -> str:
+    """Render the parameter registry as Markdown tables, one per section.
+
+    Parameters
+    ----------
+    registry : mapping of str to Parameter, optional
+        Defaults to :data:`sim.parameters.REGISTRY`; another mapping (e.g. a
+        modified copy) can be passed to see how it would render.
+
+    Returns
+    -------
+    str
+        A line stating the number of parameters, then for each section (in
+        the order of :func:`sections`) a ``### `section``` heading and a table
+        with the columns of :data:`COLUMNS`: the dotted key, the default as
+        written in a scenario file, the unit, the allowed values
+        (:meth:`Parameter.allowed`), the number of the 2022 measure the
+        parameter is a lever of (blank if none), the description and the
+        source ("assumption" where no published figure stands behind the
+        default). No trailing newline. The result depends only on the
+        registry.
+
+    Examples
+    --------
+    >>> table = parameter_table()
+    >>> table.splitlines()[2]
+    '### `run`'
+    """
+    groups = sections(registry)
+    n = sum(len(params) for params in groups.values())
+    lines = [f"{n} parameters in {len(groups)} sections, in registry order."]
+    header = "| " + " | ".join(COLUMNS) + " |"
+    rule = "|" + "|".join("---" for _ in COLUMNS) + "|"
+    for name, params in groups.items():
+        lines += ["", f"### `{name}`", "", header, rule]
+        for p in params:
+            cells = (
+                _code(p.key),
+                _code(format_value(p.default)),
+                p.unit,
+                p.allowed(),
+                "" if p.measure is None else str(p.measure),
+                p.description,
+                p.source,
+            )
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def _marker_positions(text: str) -> tuple[int, int]:
+    """Offsets of the end of the start marker and the start of the end marker."""
+    n_start, n_end = text.count(TABLE_START), text.count(TABLE_END)
+    if n_start != 1 or n_end != 1:
+        raise ValueError(
+            f"expected one {TABLE_START} and one {TABLE_END} marker, found {n_start} and {n_end}"
+        )
+    begin = text.index(TABLE_START) + len(TABLE_START)
+    end = text.index(TABLE_END)
+    if end < begin:
+        raise ValueError(f"{TABLE_END} comes before {TABLE_START}")
+    return begin, end
+
+
+def extract_table(text: str) -> str:
+    """The generated block of a document: the text between the markers.
+
+    Parameters
+    ----------
+    text : str
+        Document containing the two markers once each.
+
+    Returns
+    -------
+    str
+        The text between the markers without the newlines around it; equal to
+        :func:`parameter_table` when the document is up to date.
+
+    Raises
+    ------
+    ValueError
+        If a marker is missing, repeated or out of order.
+    """
+    begin, end = _marker_positions(text)
+    return text[begin:end].strip("\n")
+
+
+def render_odd(text: str, registry: Mapping[str, Parameter] | None = None) -> str:
+    """Replace the block between the markers with the current parameter table.
+
+    Parameters
+    ----------
+    text : str
+        Document (e.g. ``docs/ODD.md``) containing :data:`TABLE_START` and
+        :data:`TABLE_END` once each, in that order.
+    registry : mapping of str to Parameter, optional
+        Registry to render (default :data:`sim.parameters.REGISTRY`).
+
+    Returns
+    -------
+    str
+        The document with everything between the markers replaced by a blank
+        line, :func:`parameter_table` and a blank line; the markers and the
+        text outside them are unchanged. Applying it twice gives the same text.
+
+    Raises
+    ------
+    ValueError
+        If a marker is missing, repeated or out of order.
+
+    Examples
+    --------
+    >>> doc = f"# Doc\\n{TABLE_START}\\nold\\n{TABLE_END}\\nend\\n"
+    >>> new = render_odd(doc)
+    >>> new.startswith("# Doc\\n" + TABLE_START + "\\n\\n") and new.endswith(TABLE_END + "\\nend\\n")
+    True
+    >>> render_odd(new) == new
+    True
+    """
+    begin, end = _marker_positions(text)
+    return text[:begin] + "\n\n" + parameter_table(registry) + "\n\n" + text[end:]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: rewrite or check the parameter table of a document.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments (default ``sys.argv[1:]``): ``[--check] FILE``.
+
+    Returns
+    -------
+    int
+        0 when the file was rewritten or is in sync, 1 with ``--check`` when
+        the table differs from the registry, 2 when the file cannot be read or
+        lacks the markers. Each outcome prints one line.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m sim.documentation",
+        description="Regenerate (or check) the parameter table between the "
+        f"{TABLE_START} and {TABLE_END} markers of a Markdown file.",
+    )
+    parser.add_argument("file", type=Path, help="Markdown file, e.g. docs/ODD.md")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="do not write; exit 1 if the table differs from the parameter registry",
+    )
+    args = parser.parse_args(argv)
+    path: Path = args.file
+    try:
+        text = path.read_text(encoding="utf-8")
+        new = render_odd(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        print(f"{path}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.check:
+        if new != text:
+            print(
+                f"{path}: parameter table is out of date with sim.parameters.REGISTRY; "
+                f"run: python -m sim.documentation {path}",
+                file=sys.stderr,
+            )
+            return EXIT_STALE
+        print(f"{path}: parameter table in sync with the registry")
+        return EXIT_OK
+    if new == text:
+        print(f"{path}: parameter table already up to date")
+        return EXIT_OK
+    _write_atomic(path, new)
+    print(f"{path}: parameter table rewritten from the registry")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
