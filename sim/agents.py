@@ -396,7 +396,8 @@ class NationalFund(Institution):
     The compensation-rate cap (4%) is interpreted by ``national_fund.cap_rule``:
 
     - ``"suspend"``: the compensation rate of its partner on covered business
-      over the trailing 12 months (compensation paid / covered guarantees
+      over the trailing 12 months (the current month and the 11 before;
+      compensation paid / covered guarantees
       released, matured or compensated) is checked at the start of each month
       once a full year of history exists;
       above the cap, new defaults are not shared (their share falls back to the

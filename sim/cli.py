@@ -22,6 +22,10 @@ class BadInput(Exception):
     """Raised for user errors; printed as one line, exit code 2."""
 
 
+class RunsFailed(Exception):
+    """Some runs of a sweep failed; printed as one line, exit code 1."""
+
+
 def _scenario_dir() -> Path:
     here = Path.cwd() / "scenarios"
     if here.is_dir():
@@ -342,6 +346,188 @@ def scenarios(directory):
             click.echo(f"{f.stem:{width}s}  INVALID: {exc}")
 
 
+def _default_workers() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _sweep_options(f):
+    f = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")(f)
+    f = click.option("--overwrite", is_flag=True, help="Start afresh in a non-empty --out folder.")(
+        f
+    )
+    f = click.option(
+        "--resume",
+        is_flag=True,
+        help="Skip runs already finished in --out (after an interruption).",
+    )(f)
+    f = click.option(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Dask scheduler, e.g. tcp://127.0.0.1:8786 (instead of --workers).",
+    )(f)
+    f = click.option(
+        "--workers",
+        default=None,
+        type=click.IntRange(1, 1024),
+        help="Local worker processes (default: the CPUs; 1 = in-process).",
+    )(f)
+    f = click.option(
+        "--out",
+        required=True,
+        type=click.Path(file_okay=False),
+        help="Output folder (runs/, summary.parquet, timeseries.parquet, ...).",
+    )(f)
+    return click.argument("sweep_file", type=click.Path(dir_okay=False))(f)
+
+
+def _execute_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet, designs=None):
+    """Validate, run and merge a sweep; returns (sweep, specs, summary, counts).
+
+    ``designs`` restricts the allowed designs (bad input otherwise).
+    """
+    from .outcomes import SUMMARY_FIELDS
+    from .outputs import build_manifest, write_json, write_parquet
+    from .scenario import ScenarioError
+    from .sweeps import execute, load_sweep, make_sweep_executor, merge, model_task, plan_runs
+
+    if scheduler and workers:
+        raise BadInput("--workers and --scheduler exclude each other")
+    try:
+        sweep = load_sweep(sweep_file)
+    except ScenarioError as exc:
+        raise BadInput(str(exc)) from None
+    if designs and sweep.design.method not in designs:
+        raise BadInput(
+            f"{sweep_file}: design = {sweep.design.method!r}: expected one of "
+            + ", ".join(map(repr, designs))
+        )
+    out_dir = Path(out)
+    if not resume:
+        out_dir = _prepare_out(out, overwrite)
+    elif out_dir.exists() and not out_dir.is_dir():
+        raise BadInput(f"--out {out}: exists and is not a folder")
+    specs = plan_runs(sweep)
+    started = datetime.now(UTC)
+    try:
+        executor, close, n_workers = make_sweep_executor(workers or _default_workers(), scheduler)
+    except OSError as exc:
+        raise BadInput(f"--scheduler {scheduler}: cannot connect: {exc}") from None
+    failures = 0
+    try:
+        with _progress(len(specs), f"sweep {sweep.name}", quiet) as bar:
+
+            def progress(ok):
+                nonlocal failures
+                failures += not ok
+                bar.update(1)
+                bar.set_postfix(failed=failures)
+
+            counts = execute(
+                specs,
+                model_task,
+                out_dir,
+                executor,
+                resume=resume,
+                window=2 * n_workers,
+                progress=progress,
+            )
+            if counts["skipped"]:
+                bar.update(counts["skipped"])
+    finally:
+        close()
+    summary, timeseries = merge(specs, out_dir, SUMMARY_FIELDS)
+    design = summary.drop_duplicates("point")[["point", *sweep.design.names]]
+    write_parquet(summary, out_dir / "summary.parquet")
+    write_parquet(timeseries, out_dir / "timeseries.parquet")
+    write_parquet(design.reset_index(drop=True), out_dir / "design.parquet")
+    write_json(
+        build_manifest(
+            [sweep.base],
+            sweep.seed,
+            sweep.replications,
+            started,
+            sweep={
+                "file": str(sweep_file),
+                "design": sweep.design.method,
+                "parameters": list(sweep.design.names),
+                "points": len(specs) // sweep.replications,
+                "balance": sweep.balance,
+                "set": sweep.fixed,
+            },
+            runs=counts,
+            executor=scheduler or f"{workers or _default_workers()} local",
+        ),
+        out_dir / "manifest.json",
+    )
+    return sweep, specs, summary, counts
+
+
+def _report_counts(counts, out) -> None:
+    click.echo(
+        f"{counts['total']} runs: {counts['ok']} ran, {counts['skipped']} already finished, "
+        f"{counts['failed']} failed; results in {out}/summary.parquet"
+    )
+
+
+@cli.command()
+@_sweep_options
+def sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
+    """Run the batch sweep described by SWEEP_FILE (grid, LHS, Sobol or Morris design).
+
+    Each finished run is written as its own file under OUT/runs/, so an
+    interrupted sweep continues with --resume. A failing run is recorded with its
+    error and the sweep goes on; the exit code is 1 if any run failed.
+    """
+    _, _, _, counts = _execute_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet)
+    _report_counts(counts, out)
+    if counts["failed"]:
+        raise RunsFailed(f"{counts['failed']} of {counts['total']} runs failed (see status, error)")
+
+
+@cli.command()
+@_sweep_options
+def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
+    """Sobol or Morris sensitivity indices for the outcomes of SWEEP_FILE.
+
+    Runs the sweep (resumable like `gsim sweep`), averages each design point over
+    its replications, and writes sensitivity.parquet, sensitivity.csv and
+    sensitivity.png to OUT.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from .outputs import atomic_path, write_parquet
+    from .plots import save
+    from .sensitivity import analyze, point_means, sensitivity_figure
+
+    sw, specs, summary, counts = _execute_sweep(
+        sweep_file, out, workers, scheduler, resume, overwrite, quiet, designs=("sobol", "morris")
+    )
+    _report_counts(counts, out)
+    x = np.array(sw.design.matrix(), dtype=float)
+    tables = []
+    for o in sw.outcomes:
+        try:
+            y = point_means(summary, o, x.shape[0])
+        except ValueError as exc:
+            raise RunsFailed(str(exc)) from None
+        tables.append(analyze(sw.design, x, y, o, seed=sw.seed))
+    table = pd.concat(tables, ignore_index=True)
+    out_dir = Path(out)
+    write_parquet(table, out_dir / "sensitivity.parquet")
+    with atomic_path(out_dir / "sensitivity.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    save(sensitivity_figure(table), out_dir / "sensitivity.png")
+    with pd.option_context("display.width", 120, "display.max_columns", 20):
+        click.echo(table.round(4).to_string(index=False))
+    click.echo(f"wrote {out_dir}/sensitivity.parquet, sensitivity.csv, sensitivity.png")
+    if counts["failed"]:
+        raise RunsFailed(f"{counts['failed']} of {counts['total']} runs failed (see status, error)")
+
+
 @cli.command()
 @click.option(
     "--scenario",
@@ -449,6 +635,9 @@ def main(argv=None) -> int:
     except BadInput as exc:
         click.echo(f"gsim: error: {exc}", err=True)
         return EXIT_BAD_INPUT
+    except RunsFailed as exc:
+        click.echo(f"gsim: {exc}", err=True)
+        return EXIT_INTERNAL
     except KeyboardInterrupt:
         click.echo("gsim: interrupted", err=True)
         return 130

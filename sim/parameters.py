@@ -705,7 +705,7 @@ _add(
     0.03,
     "fraction p.a.",
     "Cap on the guarantee fee",
-    "国办发〔2019〕6号 target: average below 1%",
+    "assumption: no binding cap before 2022 (国办发〔2019〕6号 targets an average below 1%)",
     low=0.0,
     high=0.2,
     measure=2,
@@ -1056,8 +1056,9 @@ _add(
     "suspend",
     "",
     "Interpretation of the cap: 'suspend' = no sharing of new defaults while the trailing "
-    "12-month compensation rate on covered loans exceeds the cap; 'limit' = the Fund pays at "
-    "most cap x covered amount released in the year; 'none' = cap not enforced",
+    "12-month compensation rate on covered loans exceeds the cap; 'limit' = over the trailing "
+    "12 months the Fund pays at most share x cap x covered guarantees released; 'none' = cap "
+    "not enforced",
     "assumption (mechanics not published)",
     choices=("suspend", "limit", "none"),
     measure=5,

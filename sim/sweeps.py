@@ -1,0 +1,626 @@
+"""Batch sweeps: sweep files, experimental designs, resumable execution on any executor.
+
+A sweep file (TOML) names a base scenario, the parameters to vary with their
+ranges or lists, a design, replications and a seed::
+
+    description = "Bank share x fee subsidy"
+    base = "../beijing_2022.toml"        # relative to this file
+    design = "grid"                      # grid | lhs | sobol | morris
+    samples = 16                         # lhs: points; sobol: base samples N; morris: trajectories
+    replications = 4
+    seed = 7
+    balance = "guarantor.share"          # optional: this share takes 1 - the other shares
+    outcomes = ["guaranteed_volume", "loss_guarantor"]   # for sensitivity analysis
+
+    [set]                                # fixed overrides of the base scenario
+    "run.n_smes" = 5000
+
+    [parameters]
+    "bank.share" = { values = [0.0, 0.1, 0.2] }
+    "government.fee_subsidy_rate" = { low = 0.0, high = 0.01, levels = 3 }
+
+Designs: the full grid of the listed values (``levels`` spreads a range evenly);
+Latin hypercube (:class:`scipy.stats.qmc.LatinHypercube`); Sobol (Saltelli's
+scheme, SALib, first and total order) and Morris trajectories (SALib).
+
+Seeds: replication ``k`` of every design point uses
+``SeedSequence(seed, spawn_key=(k,))``, the same as ``gsim run``; the seed is a
+function of the replication index alone, never of scheduling order, and the
+design points are compared with common random numbers.
+
+Execution: runs are submitted to a :class:`concurrent.futures.Executor`
+(in-process, a local process pool, or a Dask ``distributed`` client's
+executor). Each finished run is written atomically as
+``runs/<run_id>.parquet`` (its monthly series, with its summary row in the file
+metadata), where ``run_id`` hashes the run's resolved parameters, seed,
+replication and the model version; ``--resume`` skips runs whose file exists
+and succeeded. A run that raises is recorded with its error and the sweep goes
+on. A final merge writes ``summary.parquet`` (one row per run),
+``timeseries.parquet`` and ``design.parquet``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import itertools
+import json
+import math
+import tomllib
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .parameters import REGISTRY, RISK_SHARE_KEYS, check_value
+from .scenario import Scenario, ScenarioError, _show, _unknown, load_scenario
+
+__all__ = [
+    "Design",
+    "Sweep",
+    "RunSpec",
+    "load_sweep",
+    "plan_runs",
+    "execute",
+    "merge",
+    "model_task",
+    "InProcessExecutor",
+    "make_sweep_executor",
+]
+
+DESIGNS = ("grid", "lhs", "sobol", "morris")
+TOP_KEYS = (
+    "description",
+    "base",
+    "design",
+    "samples",
+    "replications",
+    "seed",
+    "balance",
+    "outcomes",
+    "set",
+    "parameters",
+    "levels",
+)
+
+
+# ============================================================================ designs
+@dataclass(frozen=True)
+class Design:
+    """An experimental design over named factors.
+
+    Attributes
+    ----------
+    names : tuple of str
+    bounds : tuple of (low, high)
+        For sampled designs (lhs, sobol, morris).
+    method : {"grid", "lhs", "sobol", "morris"}
+    samples : int
+        lhs: points; sobol: base samples N (N (d + 2) points); morris: trajectories.
+    seed : int
+    values : tuple of tuples, optional
+        Grid values per factor.
+    levels : int
+        Morris grid levels.
+    """
+
+    names: tuple[str, ...]
+    method: str
+    bounds: tuple[tuple[float, float], ...] = ()
+    values: tuple[tuple, ...] = ()
+    samples: int = 0
+    seed: int = 0
+    levels: int = 4
+
+    def problem(self) -> dict:
+        """The SALib problem dictionary."""
+        return {"num_vars": len(self.names), "names": list(self.names), "bounds": list(self.bounds)}
+
+    def matrix(self) -> list[tuple]:
+        """Design points, one tuple of factor values per point (natural units)."""
+        if self.method == "grid":
+            return [tuple(p) for p in itertools.product(*self.values)]
+        if self.method == "lhs":
+            from scipy.stats import qmc
+
+            u = qmc.LatinHypercube(d=len(self.names), seed=self.seed).random(self.samples)
+            lo = np.array([b[0] for b in self.bounds])
+            hi = np.array([b[1] for b in self.bounds])
+            return [tuple(map(float, row)) for row in qmc.scale(u, lo, hi)]
+        if self.method == "sobol":
+            from SALib.sample import sobol
+
+            x = sobol.sample(self.problem(), self.samples, calc_second_order=False, seed=self.seed)
+            return [tuple(map(float, row)) for row in x]
+        if self.method == "morris":
+            from SALib.sample import morris
+
+            x = morris.sample(self.problem(), self.samples, num_levels=self.levels, seed=self.seed)
+            return [tuple(map(float, row)) for row in x]
+        raise ValueError(f"unknown design {self.method!r}")
+
+
+# ============================================================================ sweep files
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep file."""
+
+    path: str
+    description: str
+    base: Scenario
+    design: Design
+    replications: int
+    seed: int
+    fixed: dict = field(default_factory=dict)
+    balance: str | None = None
+    outcomes: tuple[str, ...] = ()
+    kinds: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).stem
+
+
+def load_sweep(path) -> Sweep:
+    """Load and validate a sweep file; every design point is validated too.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the file, key, value and what is allowed.
+    """
+    from .outcomes import SUMMARY_FIELDS
+
+    path = Path(path)
+    src = str(path)
+    if not path.is_file():
+        raise ScenarioError(f"{src}: file not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{src}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{src}: cannot read: {exc}") from None
+    for key, val in data.items():
+        if key not in TOP_KEYS:
+            import difflib
+
+            hint = difflib.get_close_matches(key, TOP_KEYS, n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(TOP_KEYS)}"
+            raise ScenarioError(f"{src}: {key} = {_show(val)}: unknown sweep key{extra}")
+
+    def need(key, types, what):
+        if key not in data:
+            raise ScenarioError(f"{src}: {key}: missing; expected {what}")
+        v = data[key]
+        if isinstance(v, bool) or not isinstance(v, types):
+            raise ScenarioError(f"{src}: {key} = {_show(v)}: expected {what}")
+        return v
+
+    base_ref = need("base", str, "the base scenario file (a path relative to the sweep file)")
+    design = data.get("design", "grid")
+    if design not in DESIGNS:
+        raise ScenarioError(
+            f"{src}: design = {_show(design)}: expected one of {', '.join(map(repr, DESIGNS))}"
+        )
+    reps = data.get("replications", 1)
+    if isinstance(reps, bool) or not isinstance(reps, int) or not 1 <= reps <= 100_000:
+        raise ScenarioError(
+            f"{src}: replications = {_show(reps)}: expected an integer in [1, 100000]"
+        )
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ScenarioError(f"{src}: seed = {_show(seed)}: expected a non-negative integer")
+    samples = data.get("samples", 0)
+    if design != "grid" and (
+        isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 10**6
+    ):
+        raise ScenarioError(
+            f"{src}: samples = {_show(samples)}: expected an integer in [1, 1000000] "
+            f"for design {design!r}"
+        )
+    levels = data.get("levels", 4)
+    if isinstance(levels, bool) or not isinstance(levels, int) or not 2 <= levels <= 100:
+        raise ScenarioError(f"{src}: levels = {_show(levels)}: expected an integer in [2, 100]")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise ScenarioError(f"{src}: description = {_show(description)}: expected a string")
+    outcomes = data.get("outcomes", ["lending_volume"])
+    if not isinstance(outcomes, list) or not outcomes:
+        raise ScenarioError(f"{src}: outcomes = {_show(outcomes)}: expected a list of outcomes")
+    for o in outcomes:
+        if o not in SUMMARY_FIELDS:
+            raise ScenarioError(
+                f"{src}: outcomes = {_show(o)}: unknown outcome; see sim.SUMMARY_FIELDS"
+            )
+
+    fixed = data.get("set", {})
+    if not isinstance(fixed, dict):
+        raise ScenarioError(f"{src}: set = {_show(fixed)}: expected a table of KEY = VALUE")
+    base_path = (path.parent / base_ref).resolve()
+    if not base_path.is_file():
+        raise ScenarioError(f"{src}: base = {base_ref!r}: file not found ({base_path})")
+    base = load_scenario(base_path)
+    try:
+        base = base.with_overrides(fixed, source=f"{src} [set]")
+    except ScenarioError:
+        raise
+    balance = data.get("balance")
+    if balance is not None and balance not in RISK_SHARE_KEYS:
+        raise ScenarioError(
+            f"{src}: balance = {_show(balance)}: expected one of {', '.join(RISK_SHARE_KEYS)}"
+        )
+
+    params = data.get("parameters")
+    if not isinstance(params, dict) or not params:
+        raise ScenarioError(
+            f"{src}: parameters = {_show(params)}: expected a table of parameters to vary"
+        )
+    names, bounds, values, kinds = [], [], [], {}
+    for key, spec in params.items():
+        where = f"{src} [parameters]"
+        if key not in REGISTRY:
+            _unknown(where, key, spec)
+        if key == balance:
+            raise ScenarioError(
+                f"{where}: {key} = {_show(spec)}: the balance share cannot also be varied"
+            )
+        p = REGISTRY[key]
+        kinds[key] = p.kind
+        if not isinstance(spec, dict):
+            raise ScenarioError(
+                f"{where}: {key} = {_show(spec)}: expected {{ values = [...] }} or "
+                "{ low = ..., high = ... }"
+            )
+        extra = set(spec) - {"values", "low", "high", "levels"}
+        if extra:
+            raise ScenarioError(
+                f"{where}: {key}.{sorted(extra)[0]} = {_show(spec[sorted(extra)[0]])}: unknown; "
+                "expected values, low, high, levels"
+            )
+        if "values" in spec:
+            vals = spec["values"]
+            if design != "grid":
+                raise ScenarioError(
+                    f"{where}: {key}.values = {_show(vals)}: design {design!r} needs low and high"
+                )
+            if not isinstance(vals, list) or not vals:
+                raise ScenarioError(f"{where}: {key}.values = {_show(vals)}: expected a list")
+            checked = []
+            for v in vals:
+                nv, err = check_value(p, v)
+                if err:
+                    raise ScenarioError(f"{where}: {key} = {_show(v)}: {err}")
+                checked.append(nv)
+            values.append(tuple(checked))
+            bounds.append((math.nan, math.nan))
+        else:
+            if p.kind not in ("float", "int"):
+                raise ScenarioError(
+                    f"{where}: {key} = {_show(spec)}: a {p.kind} parameter needs values = [...]"
+                )
+            lo, hi = spec.get("low"), spec.get("high")
+            for label, v in (("low", lo), ("high", hi)):
+                nv, err = check_value(p, v if p.kind == "float" or v is None else v)
+                if v is None or err:
+                    raise ScenarioError(
+                        f"{where}: {key}.{label} = {_show(v)}: {err or 'missing'}; "
+                        f"expected {p.allowed()}"
+                    )
+            if not lo < hi:
+                raise ScenarioError(f"{where}: {key}.low = {_show(lo)}: must be below high ({hi})")
+            bounds.append((float(lo), float(hi)))
+            if design == "grid":
+                lv = spec.get("levels")
+                if isinstance(lv, bool) or not isinstance(lv, int) or lv < 2:
+                    raise ScenarioError(
+                        f"{where}: {key}.levels = {_show(lv)}: a grid range needs levels >= 2"
+                    )
+                grid = np.linspace(lo, hi, lv)
+                values.append(tuple(int(round(x)) if p.kind == "int" else float(x) for x in grid))
+            else:
+                values.append(())
+        names.append(key)
+    d = Design(
+        names=tuple(names),
+        method=design,
+        bounds=tuple(bounds),
+        values=tuple(values),
+        samples=int(samples),
+        seed=int(seed),
+        levels=int(levels),
+    )
+    sweep = Sweep(
+        path=src,
+        description=description,
+        base=base,
+        design=d,
+        replications=int(reps),
+        seed=int(seed),
+        fixed=dict(fixed),
+        balance=balance,
+        outcomes=tuple(outcomes),
+        kinds=kinds,
+    )
+    for i, point in enumerate(d.matrix()):
+        point_scenario(sweep, i, point)  # validates every point
+    return sweep
+
+
+def point_values(sweep: Sweep, point: tuple) -> dict[str, Any]:
+    """Overrides of one design point (ints rounded, the balance share filled in)."""
+    out = {}
+    for key, v in zip(sweep.design.names, point, strict=True):
+        out[key] = int(round(v)) if sweep.kinds.get(key) == "int" else v
+    if sweep.balance:
+        others = [k for k in RISK_SHARE_KEYS if k != sweep.balance]
+        total = sum(out.get(k, sweep.base[k]) for k in others)
+        out[sweep.balance] = round(1.0 - total, 12)
+    return out
+
+
+def point_scenario(sweep: Sweep, index: int, point: tuple) -> Scenario:
+    """The resolved scenario of a design point (validated)."""
+    vals = point_values(sweep, point)
+    try:
+        sc = sweep.base.with_overrides(vals, source=f"{sweep.path} point {index}")
+    except ScenarioError:
+        raise
+    from dataclasses import replace
+
+    return replace(sc, name=f"{sweep.name}#{index}")
+
+
+# ============================================================================ runs
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a design point: what a task needs, and its identifier."""
+
+    point: int
+    replication: int
+    seed: int
+    run_id: str
+    values: dict
+    scenario: Scenario | None = None
+
+
+def run_id(payload: dict, seed: int, replication: int) -> str:
+    """Hash of (parameters, seed, replication, model version)."""
+    from . import __version__
+
+    blob = json.dumps(
+        {"params": payload, "seed": seed, "replication": replication, "version": __version__},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def plan_runs(sweep: Sweep) -> list[RunSpec]:
+    """Every (design point, replication) run of a sweep, in design order."""
+    specs = []
+    for i, point in enumerate(sweep.design.matrix()):
+        sc = point_scenario(sweep, i, point)
+        vals = point_values(sweep, point)
+        for k in range(sweep.replications):
+            rid = run_id(dict(sc.values), sweep.seed, k)
+            specs.append(RunSpec(i, k, sweep.seed, rid, vals, sc))
+    return specs
+
+
+def model_task(spec: RunSpec):
+    """Run the model for one spec; return its summary row and monthly series."""
+    from .experiments import run_replication
+
+    return run_replication(spec.scenario, spec.seed, spec.replication)
+
+
+class InProcessExecutor(cf.Executor):
+    """An executor that runs each task in the calling process when submitted."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - recorded on the future
+            fut.set_exception(exc)
+        return fut
+
+
+def make_sweep_executor(workers: int = 1, scheduler: str | None = None):
+    """In-process (workers 1), a local process pool, or a Dask cluster's executor.
+
+    Returns ``(executor, closer)``; call ``closer()`` when done.
+    """
+    if scheduler:
+        from distributed import Client
+
+        client = Client(scheduler, timeout="20s")
+        ex = client.get_executor()
+
+        def close():
+            ex.shutdown(wait=True)
+            client.close()
+
+        return ex, close, len(client.scheduler_info().get("workers", {})) or 1
+    if workers <= 1:
+        ex = InProcessExecutor()
+        return ex, lambda: None, 1
+    import multiprocessing
+
+    ex = cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("forkserver")
+    )
+    return ex, lambda: ex.shutdown(wait=True, cancel_futures=True), workers
+
+
+def _run_path(out: Path, rid: str) -> Path:
+    return out / "runs" / f"{rid}.parquet"
+
+
+def _finished_ok(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception:  # noqa: BLE001 - unreadable means not finished
+        return False
+    row = json.loads(meta.get(b"gsim_summary", b"{}"))
+    return row.get("status") == "ok"
+
+
+def _write_run(out: Path, spec: RunSpec, row: dict, ts) -> None:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .outputs import atomic_path
+
+    if ts is None:
+        ts = pd.DataFrame()
+    table = pa.Table.from_pandas(ts, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"gsim_summary"] = json.dumps(row, default=_jsonable).encode()
+    table = table.replace_schema_metadata(meta)
+    target = _run_path(out, spec.run_id)
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp)
+
+
+def _jsonable(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    return str(o)
+
+
+def execute(
+    specs: list[RunSpec],
+    task: Callable[[RunSpec], tuple[dict, Any]],
+    out_dir,
+    executor: cf.Executor,
+    *,
+    resume: bool = False,
+    window: int = 2,
+    progress: Callable[[bool], None] | None = None,
+) -> dict[str, int]:
+    """Run ``specs`` through ``executor``, writing each finished run atomically.
+
+    Parameters
+    ----------
+    specs : list of RunSpec
+    task : callable
+        ``task(spec) -> (summary_row: dict, timeseries: DataFrame or None)``;
+        must be importable by the workers.
+    out_dir : path
+        Receives ``runs/<run_id>.parquet``.
+    executor : concurrent.futures.Executor
+    resume : bool
+        Skip runs whose file exists and succeeded.
+    window : int
+        Runs in flight at a time (at least the number of workers).
+    progress : callable, optional
+        Called with ``ok`` (bool) after each finished run.
+
+    Returns
+    -------
+    dict
+        Counts: ``total``, ``skipped``, ``ok``, ``failed``.
+    """
+    out = Path(out_dir)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    todo = []
+    skipped = 0
+    for spec in specs:
+        if resume and _finished_ok(_run_path(out, spec.run_id)):
+            skipped += 1
+        else:
+            todo.append(spec)
+    counts = {"total": len(specs), "skipped": skipped, "ok": 0, "failed": 0}
+    pending: dict[cf.Future, RunSpec] = {}
+    queue: Iterable[RunSpec] = iter(todo)
+
+    def fill():
+        while len(pending) < max(1, window):
+            spec = next(queue, None)
+            if spec is None:
+                return
+            pending[executor.submit(task, spec)] = spec
+
+    fill()
+    while pending:
+        done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+        for fut in done:
+            spec = pending.pop(fut)
+            base = {
+                "point": spec.point,
+                "replication": spec.replication,
+                "seed": spec.seed,
+                "run_id": spec.run_id,
+                **{
+                    k: (",".join(map(str, v)) if isinstance(v, list) else v)
+                    for k, v in spec.values.items()
+                },
+            }
+            try:
+                row, ts = fut.result()
+                row = {**base, **{k: v for k, v in row.items() if k not in base}}
+                row["status"], row["error"] = "ok", ""
+                ok = True
+            except Exception as exc:  # noqa: BLE001 - a failing run is recorded, not fatal
+                msg = f"{type(exc).__name__}: {exc}"
+                tb = traceback.format_exception_only(type(exc), exc)
+                row = {**base, "status": "failed", "error": msg or "".join(tb).strip()}
+                ts = None
+                ok = False
+            _write_run(out, spec, row, ts)
+            counts["ok" if ok else "failed"] += 1
+            if progress:
+                progress(ok)
+        fill()
+    return counts
+
+
+def merge(specs: list[RunSpec], out_dir, outcome_fields: Iterable[str] = ()):
+    """Merge the run files of ``specs`` into one summary and one timeseries table.
+
+    Rows are ordered by (point, replication) whatever the order runs finished.
+    Runs without a file are reported as ``status = "missing"``.
+    """
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    out = Path(out_dir)
+    rows, series = [], []
+    for spec in sorted(specs, key=lambda s: (s.point, s.replication)):
+        path = _run_path(out, spec.run_id)
+        if not path.exists():
+            rows.append(
+                {
+                    "point": spec.point,
+                    "replication": spec.replication,
+                    "seed": spec.seed,
+                    "run_id": spec.run_id,
+                    **spec.values,
+                    "status": "missing",
+                    "error": "",
+                }
+            )
+            continue
+        table = pq.read_table(path)
+        row = json.loads(table.schema.metadata[b"gsim_summary"])
+        rows.append(row)
+        if table.num_rows:
+            ts = table.to_pandas()
+            ts = ts.drop(columns=[c for c in ("point", "replication") if c in ts])
+            ts.insert(0, "replication", spec.replication)
+            ts.insert(0, "point", spec.point)
+            series.append(ts)
+    summary = pd.DataFrame(rows)
+    for col in outcome_fields:
+        if col not in summary:
+            summary[col] = np.nan
+    timeseries = pd.concat(series, ignore_index=True) if series else pd.DataFrame()
+    return summary, timeseries
