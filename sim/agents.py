@@ -61,12 +61,15 @@ class SME(mesa.Agent):
     The agent holds no state of its own: its attributes are read from row
     ``row`` of ``model.smes``. Use it for inspection, AgentSet queries and
     agent-level reporters; the monthly behaviour of all SMEs is computed over
-    the columns by the model.
+    the columns by the model. The model creates the seats consecutively, so the
+    row is the agent's ``unique_id`` less the first seat's (this keeps creating a
+    million seats cheap: no ``__init__`` of its own).
     """
 
-    def __init__(self, model, row: int):
-        super().__init__(model)
-        self.row = row
+    @property
+    def row(self) -> int:
+        """Row of this seat in ``model.smes``."""
+        return self.unique_id - self.model.first_sme_id
 
     @property
     def firm_id(self) -> int:

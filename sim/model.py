@@ -160,8 +160,9 @@ class GuaranteeMarket(mesa.Model):
         weights = g_equity / g_equity.sum() if g_equity.sum() > 0 else np.full(n_g, 1 / n_g)
         self.smes = SMEPopulation(n, p, n_g, weights, streams["population"])
         self.smes.rng = streams["entry"]
-        for row in range(n):
-            SME(self, row)
+        self.first_sme_id = self.agent_id_counter
+        for _ in range(n):
+            SME(self)
 
         # ---- macro state
         self.z = 0.0
