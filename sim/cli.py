@@ -8,6 +8,7 @@ Heavy imports happen inside the commands so that ``gsim --help`` is fast.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,11 +44,12 @@ def _load(path: str, sets: tuple[str, ...]):
         raise BadInput(str(exc)) from None
 
 
-def _prepare_out(out: str, overwrite: bool) -> Path:
-    from .outputs import OutputError, prepare_output_dir
+def _prepare_out(out: str, overwrite: bool, create: bool = True) -> Path:
+    """Check (and by default create) the output folder; bad input on failure."""
+    from .outputs import OutputError, check_output_dir, prepare_output_dir
 
     try:
-        return prepare_output_dir(out, overwrite)
+        return (prepare_output_dir if create else check_output_dir)(out, overwrite)
     except OutputError as exc:
         raise BadInput(str(exc)) from None
 
@@ -182,7 +184,7 @@ def run(scenario, sets, reps, seed, out, workers, overwrite, quiet):
     from .experiments import run_replications
 
     sc = _load(scenario, sets)
-    out_dir = _prepare_out(out, overwrite) if out else None
+    out_dir = _prepare_out(out, overwrite, create=False) if out is not None else None
     for w in sc.warnings:
         click.echo(f"warning: {sc.path}: {w}", err=True)
     started = datetime.now(UTC)
@@ -206,6 +208,7 @@ def _print_means(summary) -> None:
 def _write_outputs(out_dir: Path, res, started, **extra) -> None:
     from .outputs import build_manifest, write_json, write_parquet
 
+    _prepare_out(out_dir, overwrite=True)
     write_parquet(res.summary, out_dir / "summary.parquet")
     write_parquet(res.timeseries, out_dir / "timeseries.parquet")
     reps = int(res.summary["replication"].nunique())
@@ -267,7 +270,7 @@ def compare(scenario_files, sets, reps, seed, out, workers, overwrite, quiet):
     names = [s.name for s in scs]
     if len(set(names)) != len(names):
         raise BadInput(f"scenario names must be distinct, got {', '.join(names)}")
-    out_dir = _prepare_out(out, overwrite) if out else None
+    out_dir = _prepare_out(out, overwrite, create=False) if out is not None else None
     started = datetime.now(UTC)
     with _progress(reps * len(scs), "compare", quiet) as bar:
         res = run_compare(scs, reps, seed, workers=workers, progress=bar.update)
@@ -276,6 +279,7 @@ def compare(scenario_files, sets, reps, seed, out, workers, overwrite, quiet):
         from .outputs import write_parquet
         from .plots import comparison_figures
 
+        _prepare_out(out_dir, overwrite=True)
         write_parquet(res.differences, out_dir / "differences.parquet")
         figs = comparison_figures(res.summary, res.timeseries, out_dir)
         _write_outputs(out_dir, res, started, figures=[f.name for f in figs])
@@ -285,17 +289,19 @@ def compare(scenario_files, sets, reps, seed, out, workers, overwrite, quiet):
 def print_comparison(diffs, names) -> None:
     """Print means per scenario and paired differences (95% CI) against the first."""
     base = names[0]
-    header = f"{'outcome':32s}{base:>16s}"
+    w = {n: max(16, len(n) + 2) for n in names}
+    header = f"{'outcome':32s}{base:>{w[base]}s}"
     for n in names[1:]:
-        header += f"{n:>16s}{'paired diff':>22s}{'95% CI':>26s}"
+        header += f"{n:>{w[n]}s}{'paired diff':>22s}{'95% CI':>26s}"
     click.echo(header)
     d = diffs.set_index(["outcome", "scenario"])
     for o in HEADLINE:
-        line = f"{o:32s}{format_value(o, d.loc[(o, base), 'mean']):>16s}"
+        line = f"{o:32s}{format_value(o, d.loc[(o, base), 'mean']):>{w[base]}s}"
         for n in names[1:]:
             row = d.loc[(o, n)]
             ci = f"[{_fmt_diff(o, row['ci_low'])}, {_fmt_diff(o, row['ci_high'])}]"
-            line += f"{format_value(o, row['mean']):>16s}{_fmt_diff(o, row['diff']):>22s}{ci:>26s}"
+            diff = _fmt_diff(o, row["diff"])
+            line += f"{format_value(o, row['mean']):>{w[n]}s}{diff:>22s}{ci:>26s}"
         click.echo(line)
 
 
@@ -577,6 +583,9 @@ def calibrate(scenario, n_smes, reps, seed, max_evals, report, write, quiet):
     from .calibration import calibration_report, write_baseline_block
 
     _load(scenario, ())
+    _check_report_path(Path(report))
+    if write and not os.access(scenario, os.W_OK):
+        raise BadInput(f"--scenario {scenario}: not writable (needed by --write)")
     with _progress(max_evals, "calibrate", quiet) as bar:
 
         def progress(i, value):
@@ -597,6 +606,17 @@ def calibrate(scenario, n_smes, reps, seed, max_evals, report, write, quiet):
     if write:
         write_baseline_block(scenario, result)
         click.echo(f"wrote calibrated values to {scenario}")
+
+
+def _check_report_path(path: Path) -> None:
+    """Refuse a report path that cannot be written, before any work is done."""
+    if path.exists() and not path.is_file():
+        raise BadInput(f"--report {path}: exists and is not a file")
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise BadInput(f"--report {path}: {ancestor} is not a writable folder")
 
 
 def _replace_section(path: Path, section: str) -> None:
@@ -624,6 +644,9 @@ def main(argv=None) -> int:
     except click.exceptions.Abort:
         click.echo("gsim: aborted", err=True)
         return 130
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "gsim --help")
+        return 0
     except click.UsageError as exc:
         msg = exc.format_message()
         where = f"gsim {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "gsim"
@@ -643,8 +666,6 @@ def main(argv=None) -> int:
         return 130
     except Exception as exc:  # an internal error: one line and exit code 1
         click.echo(f"gsim: internal error: {type(exc).__name__}: {exc}", err=True)
-        if "--debug" in (argv or sys.argv):
-            raise
         return EXIT_INTERNAL
     return 0
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 __all__ = [
     "OutputError",
+    "check_output_dir",
     "prepare_output_dir",
     "write_parquet",
     "write_json",
@@ -30,19 +31,51 @@ class OutputError(ValueError):
     """The output folder cannot be used (exit code 2)."""
 
 
-def prepare_output_dir(path, overwrite: bool = False) -> Path:
-    """Check ``path`` is usable as an output folder and create it.
+def check_output_dir(path, overwrite: bool = False) -> Path:
+    """Check that ``path`` can be used as an output folder, without creating it.
 
-    An existing, non-empty folder is refused unless ``overwrite``; a path that
-    exists and is not a folder is refused.
+    Refused: an empty path; a path that exists and is not a folder; an existing,
+    non-empty folder unless ``overwrite``; a path whose nearest existing ancestor
+    is not a writable folder.
     """
+    if str(path).strip() == "":
+        raise OutputError("--out '': empty path; give a folder name")
     out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"--out {out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise OutputError(f"--out {out}: folder is not empty; use --overwrite to replace its files")
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        if not out.is_dir():
+            raise OutputError(f"--out {out}: exists and is not a folder")
+        if any(out.iterdir()) and not overwrite:
+            raise OutputError(
+                f"--out {out}: folder is not empty; use --overwrite to replace its files"
+            )
+        return out
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"--out {out}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {out}: {ancestor} is not writable")
     return out
+
+
+def prepare_output_dir(path, overwrite: bool = False) -> Path:
+    """Check ``path`` (see :func:`check_output_dir`) and create it."""
+    out = check_output_dir(path, overwrite)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--out {out}: cannot create: {exc.strerror or exc}") from None
+    return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
 
 
 class atomic_path:  # noqa: N801 - used as a context manager, like open()
@@ -61,6 +94,7 @@ class atomic_path:  # noqa: N801 - used as a context manager, like open()
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
+            os.chmod(self.tmp, _FILE_MODE)  # mkstemp creates 0600; results are for sharing
             os.replace(self.tmp, self.target)
         else:
             self.tmp.unlink(missing_ok=True)
