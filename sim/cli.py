@@ -39,7 +39,7 @@ def _load(path: str, sets: tuple[str, ...]):
 
     try:
         overrides = dict(parse_override(s) for s in sets)
-        return load_scenario(path, overrides=overrides)
+        return load_scenario(path, overrides=overrides, source="--set")
     except ScenarioError as exc:
         raise BadInput(str(exc)) from None
 

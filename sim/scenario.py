@@ -82,7 +82,7 @@ class Scenario:
         """The risk-share vector (guarantor, reguarantor, national_fund, bank, comp_fund)."""
         return tuple(self.values[k] for k in RISK_SHARE_KEYS)
 
-    def with_overrides(self, overrides: Mapping[str, Any], source: str = "override"):
+    def with_overrides(self, overrides: Mapping[str, Any], source: str = "overrides"):
         """Return a new scenario with ``overrides`` applied and validated."""
         values = dict(self.values)
         _apply_layer(values, dict(overrides), source)
@@ -117,7 +117,9 @@ def default_scenario() -> Scenario:
     return Scenario("default", "Registry defaults", values, warnings=tuple(_warnings(values)))
 
 
-def load_scenario(path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+def load_scenario(
+    path, overrides: Mapping[str, Any] | None = None, *, source: str = "overrides"
+) -> Scenario:
     """Load, resolve and validate a scenario file.
 
     Parameters
@@ -126,6 +128,8 @@ def load_scenario(path, overrides: Mapping[str, Any] | None = None) -> Scenario:
         TOML scenario file.
     overrides : mapping, optional
         Dotted keys and values applied last (as ``--set KEY=VALUE`` does).
+    source : str
+        How error messages name the overrides (``"--set"`` on the command line).
 
     Returns
     -------
@@ -150,7 +154,7 @@ def load_scenario(path, overrides: Mapping[str, Any] | None = None) -> Scenario:
         warnings=tuple(_warnings(values)),
     )
     if overrides:
-        scenario = scenario.with_overrides(overrides)
+        scenario = scenario.with_overrides(overrides, source=source)
     return scenario
 
 
@@ -233,7 +237,10 @@ def _flatten(path: Path, section: str, table: dict, out: dict) -> None:
     for name, val in table.items():
         key = f"{section}.{name}"
         if isinstance(val, dict):
-            _unknown(path, key, val)
+            raise ScenarioError(
+                f"{path}: [{key}]: nested tables are not allowed; write the keys of "
+                f"[{section}] directly inside it (e.g. {section}.<name> = value)"
+            )
         out[key] = val
 
 
@@ -253,10 +260,26 @@ def _unknown(source, key: str, value) -> None:
 
 
 def _show(value) -> str:
+    """A value as it would be written in TOML (shortened)."""
+    text = _toml(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _toml(value) -> str:
     if isinstance(value, dict):
         return "{...}"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+    return repr(value)
 
 
 def _apply_layer(values: dict, layer: dict, source: str) -> None:
