@@ -86,16 +86,20 @@ SEED_KEY = "seed"
 SHARE_STEP = 0.01
 #: Keys shown although they are not marked as main levers.
 EXTRA_KEYS = ("shock.", "comp_fund.city_budget", "comp_fund.district_budget")
-#: Control groups: (title, sections); risk shares and the preset form their own group.
+#: Control groups: (title, registry sections); the risk shares and their preset form the first.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Risk sharing (measures 1, 2, 5, 9)", ()),
-    ("Fees and guarantor conduct (measures 2, 3, 6)", ("guarantor", "reguarantor")),
-    ("Public funds and subsidies (measures 2, 5)", ("national_fund", "comp_fund", "government")),
-    ("Banks (measure 10)", ("bank",)),
-    ("Information, collateral, recovery, batch (measures 4, 7, 8)", ()),
-    ("Shock and sector relief (measure 5)", ("shock", "relief")),
+    ("Risk sharing", ()),
+    ("Fees and guarantor conduct", ("guarantor", "reguarantor")),
+    ("Public funds and subsidies", ("national_fund", "comp_fund", "government")),
+    ("Banks", ("bank",)),
+    (
+        "Information, collateral, recovery, batch",
+        ("information", "collateral", "recovery", "batch"),
+    ),
+    ("Shock and sector relief", ("shock", "relief")),
 )
-OTHER_GROUP = GROUPS[4][0]
+#: Group of a lever whose section no group names (a lever added to the registry later).
+OTHER_GROUP = "Other levers"
 
 
 # --------------------------------------------------------------------------- controls
@@ -121,6 +125,14 @@ def group_of(key: str) -> str:
         if section in sections:
             return title
     return OTHER_GROUP
+
+
+def group_heading(title: str, keys: list[str]) -> str:
+    """``title`` followed by the 2022 measures its parameters are levers of."""
+    measures = sorted({REGISTRY[k].measure for k in keys if REGISTRY[k].measure})
+    if not measures:
+        return title
+    return f"{title} (measure{'s' if len(measures) > 1 else ''} {', '.join(map(str, measures))})"
 
 
 def is_money(p: Parameter) -> bool:
@@ -233,7 +245,7 @@ class Session:
     ----------
     values : solara.Reactive[dict]
         Current value of every control, keyed by registry key (plus ``"seed"``);
-        may be invalid.
+        may be invalid. ``controls[key]`` holds the same value as a reactive of its own.
     error : solara.Reactive[tuple[str, str] | None]
         ``(message, group title)`` of the last rejected change.
     model : solara.Reactive[DashboardMarket]
@@ -256,6 +268,8 @@ class Session:
             except ScenarioError as exc:
                 self.error.value = (f"{exc}; showing the registry defaults", "scenario")
         self.values = solara.reactive(self._values_of(self.base, n_smes, seed))
+        #: one reactive per control, so that a change re-renders only the controls it moves
+        self.controls = {k: solara.reactive(v) for k, v in self.values.value.items()}
         self.seed = seed
         self.scenario = self.base.with_overrides({N_SMES_KEY: n_smes}, source="dashboard")
         self.model = solara.reactive(DashboardMarket(self))
@@ -303,7 +317,7 @@ class Session:
             values[PRESET_KEY] = "custom"
         elif key == PRESET_KEY and value in PRESETS:
             values.update(zip(RISK_SHARE_KEYS, PRESETS[value], strict=True))
-        self.values.value = values
+        self._set_values(values)
         return self.apply(group_of(key) if key in REGISTRY else "scenario")
 
     def share_remainder_to_guarantor(self) -> bool:
@@ -324,7 +338,7 @@ class Session:
         self.base = base
         self.file.value = name
         values = self.values.value
-        self.values.value = self._values_of(base, values[N_SMES_KEY], values[SEED_KEY])
+        self._set_values(self._values_of(base, values[N_SMES_KEY], values[SEED_KEY]))
         return self.apply("scenario")
 
     def restore_file_values(self) -> bool:
@@ -363,6 +377,11 @@ class Session:
             model.step()
         force_update()
 
+    def _set_values(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            self.controls[key].value = value  # notifies only when the value changed
+        self.values.value = values
+
     @staticmethod
     def _values_of(scenario: Scenario, n_smes: int, seed: int) -> dict[str, Any]:
         values = {k: _copy(scenario[k]) for k in control_keys()}
@@ -397,7 +416,7 @@ def ParameterControl(session: Session, key: str):
     the input so that sliders keep their full width in the sidebar.
     """
     p = REGISTRY[key]
-    value = session.values.value[key]
+    value = session.controls[key].value
     label = label_of(p)
 
     def on_value(v, key=key):
@@ -464,7 +483,7 @@ def RiskShareStatus(session: Session):
     total = math.fsum(values[k] for k in RISK_SHARE_KEYS)
     ok = math.isclose(total, 1.0, abs_tol=1e-9)
     text = f"Sum of the five shares: {total:.2f}" + (" (must be 1)" if not ok else "")
-    solara.Text(text, classes=["gsim-share-sum"], style={"color": None if ok else "#b00020"})
+    solara.Text(text, classes=["gsim-share-sum"], style={} if ok else {"color": "#b00020"})
     if not ok:
         solara.Button(
             "Give the remainder to the guarantor",
@@ -540,13 +559,17 @@ def LeverControls(session: Session):
     with solara.Card("Policy levers", classes=["gsim-levers"]):
         solara.Text(
             "A change rebuilds the model at month 0 (same seed); hover a control for its meaning.",
-            style={"font-size": "0.85em"},
+            style={"font-size": "0.85em", "display": "block"},
         )
-        for title, _ in GROUPS:
+        for title in [t for t, _ in GROUPS] + [OTHER_GROUP]:
             keys = by_group.get(title, [])
             if not keys:
                 continue
-            solara.Markdown(f"**{title}**")
+            # (not solara.Markdown: it loads KaTeX, which solara-assets does not hold)
+            solara.Text(
+                group_heading(title, keys),
+                style={"font-weight": "bold", "margin-top": "8px", "display": "block"},
+            )
             for key in sorted(keys, key=lambda k: k != PRESET_KEY):
                 ParameterControl(session, key)
             if title == GROUPS[0][0]:
@@ -570,12 +593,14 @@ def _lending(ax, d, model):
     ax.plot(d["month"], d["new_guaranteed"] / YI, label="Guaranteed")
     ax.plot(d["month"], d["new_direct"] / YI, label="Direct (no guarantee)")
     ax.set_ylabel("100 million yuan per month")
+    ax.set_ylim(bottom=0)
 
 
 def _defaults(ax, d, model):
     ax.plot(d["month"], d["defaults_guaranteed"], label="Defaults, guaranteed loans")
     ax.plot(d["month"], d["defaults_direct"], label="Defaults, direct loans")
     ax.set_ylabel("Defaulting firms per month")
+    ax.set_ylim(bottom=0)
     ax2 = ax.twinx()
     ax2.plot(d["month"], d["compensation"] / YI, color="C3", ls="--", label="Compensation (right)")
     ax2.set_ylabel("Compensation, 100 million yuan per month")
@@ -593,14 +618,16 @@ def _leverage(ax, d, model):
     ax.plot(d["month"], d["leverage"], label="Leverage (liability / net assets)")
     ax.plot(d["month"], d["leverage_cap"], ls="--", color="C3", label="Cap (mean over guarantors)")
     ax.set_ylabel("Ratio (x)")
+    ax.set_ylim(bottom=0)
 
 
 def _fee(ax, d, model):
-    ax.plot(d["month"], 100 * d["avg_guarantee_fee"], label="Average fee on new guarantees")
-    ax.axhline(
-        100 * model.params["guarantor.fee_cap"], ls="--", color="C3", label="Fee cap (lever)"
-    )
+    fee, cap = 100 * d["avg_guarantee_fee"], 100 * model.params["guarantor.fee_cap"]
+    ax.plot(d["month"], fee, label="Average fee on new guarantees")
+    ax.axhline(cap, ls="--", color="C3", label="Fee cap (lever)")
     ax.set_ylabel("% of the loan per year")
+    top = max(cap, float(np.nanmax(fee)) if np.isfinite(fee).any() else 0.0)
+    ax.set_ylim(0, 1.15 * top if top > 0 else 1.0)
 
 
 Y = "100 million yuan"
@@ -678,7 +705,10 @@ def caption(model, which: str) -> str:
     groups: list[tuple[str, list[str]]] = []
     for series, scale, unit in PLOTS[which][2]:
         value = source[series] / scale
-        text = f"{series} {value:,.0f}" if unit == "firms" else f"{series} {value:,.2f}"
+        if value != value:  # NaN: e.g. no new guarantee this month, so no average fee
+            text = f"{series} n/a"
+        else:
+            text = f"{series} {value:,.0f}" if unit == "firms" else f"{series} {value:,.2f}"
         if groups and groups[-1][0] == unit:
             groups[-1][1].append(text)
         else:
@@ -769,6 +799,22 @@ def _check_port(host: str, port: int) -> None:
             raise ServeError(f"--port {port}: cannot listen on {host}: {exc.strerror}") from None
 
 
+def _serve_assets_offline() -> None:
+    """Serve front-end files from solara-assets only; never download a missing one.
+
+    Solara's server fetches a front-end file missing from its cache from a CDN
+    (retrying for several seconds). The dashboard must work offline and load
+    nothing from the internet, so a missing file is a 404 and a line on stderr.
+    """
+    from solara.server import cdn_helper
+
+    def refuse(url):
+        print(f"gsim viz: not downloading {url} (not in solara-assets)", file=sys.stderr)
+        raise RuntimeError(f"{url}: not in solara-assets; not downloaded")
+
+    cdn_helper.fetch_from_cdn = refuse
+
+
 def main(
     scenario: str | os.PathLike | None = None,
     port: int = DEFAULT_PORT,
@@ -778,7 +824,8 @@ def main(
 
     Runs Solara's Starlette app under uvicorn in this process, in production
     mode, without telemetry and without fetching anything from the internet
-    (the front-end files come from ``solara-assets``).
+    (the front-end files come from ``solara-assets``; see
+    :func:`_serve_assets_offline`).
 
     Raises
     ------
@@ -801,6 +848,7 @@ def main(
 
     settings.main.mode = "production"
     settings.telemetry.mixpanel_enable = False
+    _serve_assets_offline()
     # Solara warns on every plain-http host other than "localhost"; its fallback
     # (SameSite=lax session cookies) is what a dashboard that is not embedded needs.
     warnings.filterwarnings("ignore", message="Cookies with samesite=none", category=UserWarning)

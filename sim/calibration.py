@@ -224,11 +224,20 @@ def calibrate(
             progress(count, value)
         return value
 
+    # initial simplex: steps of 0.5 on the logit scale (about 12% of each range at the
+    # centre), large enough to move past the Monte-Carlo texture of the objective
+    simplex = np.vstack([y0, y0 + 0.5 * np.eye(len(y0))])
     opt = minimize(
         objective,
         y0,
         method="Nelder-Mead",
-        options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3, "adaptive": True},
+        options={
+            "maxfev": max_evaluations,
+            "xatol": 1e-3,
+            "fatol": 1e-3,
+            "adaptive": True,
+            "initial_simplex": simplex,
+        },
     )
     x = [_from_unit(fp, yi) for fp, yi in zip(free, opt.x, strict=True)]
     params = {fp.key: float(xi) for fp, xi in zip(free, x, strict=True)}

@@ -418,7 +418,7 @@ def _execute_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet
     specs = plan_runs(sweep)
     started = datetime.now(UTC)
     try:
-        executor, close, n_workers = make_sweep_executor(workers or _default_workers(), scheduler)
+        pool = make_sweep_executor(workers or _default_workers(), scheduler)
     except OSError as exc:
         raise BadInput(f"--scheduler {scheduler}: cannot connect: {exc}") from None
     failures = 0
@@ -435,15 +435,16 @@ def _execute_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet
                 specs,
                 model_task,
                 out_dir,
-                executor,
+                pool.executor,
                 resume=resume,
-                window=2 * n_workers,
+                window=2 * pool.workers,
                 progress=progress,
+                rebuild=pool.rebuild,
             )
             if counts["skipped"]:
                 bar.update(counts["skipped"])
     finally:
-        close()
+        pool.close()
     summary, timeseries = merge(specs, out_dir, SUMMARY_FIELDS)
     design = summary.drop_duplicates("point")[["point", *sweep.design.names]]
     write_parquet(summary, out_dir / "summary.parquet")

@@ -68,6 +68,8 @@ def analyze(design: Design, x: np.ndarray, y: np.ndarray, outcome: str, seed: in
         One row per factor.
     """
     problem = design.problem()
+    # SALib treats seed 0 as "no seed" (unseeded bootstrap): derive a non-zero one
+    seed = int(np.random.SeedSequence(seed).generate_state(1)[0]) or 1
     if design.method == "sobol":
         from SALib.analyze import sobol
 

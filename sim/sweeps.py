@@ -47,7 +47,6 @@ import itertools
 import json
 import math
 import tomllib
-import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,8 +306,8 @@ def load_sweep(path) -> Sweep:
                 nv, err = check_value(p, v if p.kind == "float" or v is None else v)
                 if v is None or err:
                     raise ScenarioError(
-                        f"{where}: {key}.{label} = {_show(v)}: {err or 'missing'}; "
-                        f"expected {p.allowed()}"
+                        f"{where}: {key}.{label} = {_show(v)}: "
+                        + (err or f"missing; expected {p.allowed()}")
                     )
             if not lo < hi:
                 raise ScenarioError(f"{where}: {key}.low = {_show(lo)}: must be below high ({hi})")
@@ -430,31 +429,57 @@ class InProcessExecutor(cf.Executor):
         return fut
 
 
-def make_sweep_executor(workers: int = 1, scheduler: str | None = None):
-    """In-process (workers 1), a local process pool, or a Dask cluster's executor.
+class SweepExecutor:
+    """The executor a sweep runs on, rebuildable after a worker process dies.
 
-    Returns ``(executor, closer)``; call ``closer()`` when done.
+    Attributes
+    ----------
+    executor : concurrent.futures.Executor
+        In-process (one worker), a local process pool, or a Dask client's executor.
+    workers : int
+        Number of workers (for the submission window).
     """
-    if scheduler:
-        from distributed import Client
 
-        client = Client(scheduler, timeout="20s")
-        ex = client.get_executor()
+    def __init__(self, workers: int = 1, scheduler: str | None = None):
+        self.scheduler = scheduler
+        self.client = None
+        if scheduler:
+            from distributed import Client
 
-        def close():
-            ex.shutdown(wait=True)
-            client.close()
+            self.client = Client(scheduler, timeout="20s")
+            self.workers = len(self.client.scheduler_info().get("workers", {})) or 1
+        else:
+            self.workers = max(1, workers)
+        self.executor = self._new()
 
-        return ex, close, len(client.scheduler_info().get("workers", {})) or 1
-    if workers <= 1:
-        ex = InProcessExecutor()
-        return ex, lambda: None, 1
-    import multiprocessing
+    def _new(self) -> cf.Executor:
+        if self.client is not None:
+            return self.client.get_executor()
+        if self.workers <= 1:
+            return InProcessExecutor()
+        import multiprocessing
 
-    ex = cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("forkserver")
-    )
-    return ex, lambda: ex.shutdown(wait=True, cancel_futures=True), workers
+        ctx = multiprocessing.get_context("forkserver")
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+
+    def rebuild(self) -> cf.Executor:
+        """Replace a broken executor (a worker process died) with a fresh one."""
+        if self.client is None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._new()
+        return self.executor
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.executor.shutdown(wait=True)  # Dask's executor has no cancel_futures
+            self.client.close()
+        else:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def make_sweep_executor(workers: int = 1, scheduler: str | None = None) -> SweepExecutor:
+    """In-process (``workers`` 1), a local process pool, or a Dask cluster's executor."""
+    return SweepExecutor(workers, scheduler)
 
 
 def _run_path(out: Path, rid: str) -> Path:
@@ -505,6 +530,7 @@ def execute(
     resume: bool = False,
     window: int = 2,
     progress: Callable[[bool], None] | None = None,
+    rebuild: Callable[[], cf.Executor] | None = None,
 ) -> dict[str, int]:
     """Run ``specs`` through ``executor``, writing each finished run atomically.
 
@@ -518,19 +544,28 @@ def execute(
         Receives ``runs/<run_id>.parquet``.
     executor : concurrent.futures.Executor
     resume : bool
-        Skip runs whose file exists and succeeded.
+        Skip runs whose file exists and succeeded; leftover temporary files of an
+        interrupted sweep are removed.
     window : int
         Runs in flight at a time (at least the number of workers).
     progress : callable, optional
         Called with ``ok`` (bool) after each finished run.
+    rebuild : callable, optional
+        Returns a fresh executor after a worker process died (a local process pool
+        breaks as a whole). The runs that were in flight are then retried one at a
+        time, so that only the run that kills its worker is recorded as failed.
 
     Returns
     -------
     dict
         Counts: ``total``, ``skipped``, ``ok``, ``failed``.
     """
+    from concurrent.futures.process import BrokenProcessPool
+
     out = Path(out_dir)
     (out / "runs").mkdir(parents=True, exist_ok=True)
+    for stale in (out / "runs").glob(".*.part"):
+        stale.unlink(missing_ok=True)
     todo = []
     skipped = 0
     for spec in specs:
@@ -539,47 +574,64 @@ def execute(
         else:
             todo.append(spec)
     counts = {"total": len(specs), "skipped": skipped, "ok": 0, "failed": 0}
-    pending: dict[cf.Future, RunSpec] = {}
-    queue: Iterable[RunSpec] = iter(todo)
+    current = {"executor": executor}
 
-    def fill():
-        while len(pending) < max(1, window):
-            spec = next(queue, None)
-            if spec is None:
-                return
-            pending[executor.submit(task, spec)] = spec
+    def record(spec: RunSpec, result=None, error: str | None = None) -> None:
+        base = {
+            "point": spec.point,
+            "replication": spec.replication,
+            "seed": spec.seed,
+            "run_id": spec.run_id,
+            **{
+                k: (",".join(map(str, v)) if isinstance(v, list) else v)
+                for k, v in spec.values.items()
+            },
+        }
+        if error is None:
+            row, ts = result
+            row = {**base, **{k: v for k, v in row.items() if k not in base}}
+            row["status"], row["error"] = "ok", ""
+        else:
+            row, ts = {**base, "status": "failed", "error": error}, None
+        _write_run(out, spec, row, ts)
+        counts["ok" if error is None else "failed"] += 1
+        if progress:
+            progress(error is None)
 
-    fill()
-    while pending:
-        done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
-        for fut in done:
-            spec = pending.pop(fut)
-            base = {
-                "point": spec.point,
-                "replication": spec.replication,
-                "seed": spec.seed,
-                "run_id": spec.run_id,
-                **{
-                    k: (",".join(map(str, v)) if isinstance(v, list) else v)
-                    for k, v in spec.values.items()
-                },
-            }
-            try:
-                row, ts = fut.result()
-                row = {**base, **{k: v for k, v in row.items() if k not in base}}
-                row["status"], row["error"] = "ok", ""
-                ok = True
-            except Exception as exc:  # noqa: BLE001 - a failing run is recorded, not fatal
-                msg = f"{type(exc).__name__}: {exc}"
-                tb = traceback.format_exception_only(type(exc), exc)
-                row = {**base, "status": "failed", "error": msg or "".join(tb).strip()}
-                ts = None
-                ok = False
-            _write_run(out, spec, row, ts)
-            counts["ok" if ok else "failed"] += 1
-            if progress:
-                progress(ok)
-        fill()
+    def drain(queue, size: int) -> list[RunSpec] | None:
+        """Run the queue; return the runs in flight if the pool broke, else None."""
+        pending: dict[cf.Future, RunSpec] = {}
+        while True:
+            while len(pending) < max(1, size):
+                spec = next(queue, None)
+                if spec is None:
+                    break
+                try:
+                    pending[current["executor"].submit(task, spec)] = spec
+                except BrokenProcessPool:
+                    return [*pending.values(), spec]
+            if not pending:
+                return None
+            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    return list(pending.values())
+                except Exception as exc:  # noqa: BLE001 - a failing run is recorded, not fatal
+                    record(pending.pop(fut), error=f"{type(exc).__name__}: {exc}")
+                    continue
+                record(pending.pop(fut), result)
+
+    queue = iter(todo)
+    while (suspects := drain(queue, window)) is not None:
+        if rebuild is None:
+            raise BrokenProcessPool("a worker process died; no executor to rebuild")
+        current["executor"] = rebuild()
+        for spec in suspects:  # one at a time: find the run that kills its worker
+            if drain(iter([spec]), 1) is not None:
+                record(spec, error="BrokenProcessPool: the worker process died during this run")
+                current["executor"] = rebuild()
     return counts
 
 
