@@ -478,6 +478,19 @@ def ErrorMessage(session: Session, group: str):
 
 
 @solara.component
+def ErrorPointer(session: Session):
+    """A line at the top of the sidebar naming the group whose message explains a rejection."""
+    error = session.error.value
+    if error is not None and error[1] != "scenario":
+        solara.Text(
+            f"A value under '{error[1]}' was not applied (see the message there); "
+            "the model and plots keep the last valid settings.",
+            classes=["gsim-error-pointer"],
+            style={"color": "#b00020", "font-size": "0.85em", "display": "block"},
+        )
+
+
+@solara.component
 def RiskShareStatus(session: Session):
     values = session.values.value
     total = math.fsum(values[k] for k in RISK_SHARE_KEYS)
@@ -528,9 +541,11 @@ def ScenarioControls(session: Session):
     values = session.values.value
     with solara.Card("Scenario", classes=["gsim-scenario"]):
         solara.Select(
-            "Scenario file", values=session.files(), value=session.file.value,
+            "Scenario file",
+            values=session.files(),
+            value=session.file.value,
             on_value=session.select_file,
-        )  # fmt: skip
+        )
         solara.Select(
             f"{N_SMES_KEY} (simulated firms; model size)",
             values=list(N_SMES_CHOICES),
@@ -544,6 +559,7 @@ def ScenarioControls(session: Session):
             continuous_update=False,
         )
         ErrorMessage(session, "scenario")
+        ErrorPointer(session)
         RunStatus(session)
         with solara.Row():
             solara.Button("Run to end", on_click=session.run_to_end, color="primary")

@@ -577,8 +577,22 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     is_flag=True,
     help="Write the calibrated values into the scenario's calibrated block.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Local processes per evaluation (results do not depend on it).",
+)
+@click.option(
+    "--step",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0.01, 5.0),
+    help="Initial simplex step on the logit scale of each parameter (smaller to polish).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def calibrate(scenario, n_smes, reps, seed, max_evals, report, write, quiet):
+def calibrate(scenario, n_smes, reps, seed, max_evals, report, write, workers, step, quiet):
     """Calibrate the baseline to Beijing's 2021 guarantee figures (docs/calibration.md)."""
     from .calibration import calibrate as run_calibration
     from .calibration import calibration_report, write_baseline_block
@@ -600,6 +614,8 @@ def calibrate(scenario, n_smes, reps, seed, max_evals, report, write, quiet):
             seed=seed,
             max_evaluations=max_evals,
             progress=progress,
+            workers=workers,
+            step=step,
         )
     text = calibration_report(result, " ".join(["gsim", *sys.argv[1:]]))
     click.echo(text)

@@ -151,6 +151,9 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "mean_evaluation_score",
     "recovery_ratio",
     "guaranteed_volume_per_year",
+    "compensation_paid",
+    "guarantee_released",
+    "guarantee_side_recoveries",
 )
 
 
@@ -291,6 +294,9 @@ def summarize(model) -> dict[str, float]:
         "guarantor_net_loss": losses["guarantor"] - t["write_off_tax_relief"],
         "net_leverage": _ratio(last["guarantee_liability_net"], last["guarantor_equity"]),
         "recovery_ratio": _ratio(_guarantee_recoveries(led), t["compensation"]),
+        "compensation_paid": t["compensation"],
+        "guarantee_released": t["guarantee_released"],
+        "guarantee_side_recoveries": _guarantee_recoveries(led),
         "guaranteed_volume_per_year": t["new_guaranteed"] * 12.0 / max(model.horizon, 1),
         "mean_evaluation_score": float(np.nanmean([g.score for g in model.guarantors]))
         if any(np.isfinite(g.score) for g in model.guarantors)
