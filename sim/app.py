@@ -205,6 +205,8 @@ class DashboardMarket(GuaranteeMarket):
         super().__init__(scenario, rng=seed)
         for _ in range(self.burn_in):
             super().step()
+        if isinstance(settings, Session) and not settings._building:  # Mesa's Reset
+            settings.needs_reset.value = False
 
     def step(self) -> None:
         if self.month >= self.burn_in + self.horizon:
@@ -272,6 +274,10 @@ class Session:
         self.controls = {k: solara.reactive(v) for k, v in self.values.value.items()}
         self.seed = seed
         self.scenario = self.base.with_overrides({N_SMES_KEY: n_smes}, source="dashboard")
+        #: True after a change replaced a finished model: Mesa's controller keeps Step and ▶
+        #: disabled until its Reset (which builds from these settings) is pressed
+        self.needs_reset = solara.reactive(False)
+        self._building = False
         self.model = solara.reactive(DashboardMarket(self))
 
     # ---- reading
@@ -355,11 +361,14 @@ class Session:
             scenario = self.base.with_overrides(self.overrides(values), source="dashboard")
             old = (self.scenario, self.seed)
             self.scenario, self.seed = scenario, seed
+            self._building = True
             try:
                 model = DashboardMarket(self)
             except Exception:
                 self.scenario, self.seed = old
                 raise
+            finally:
+                self._building = False
         except ScenarioError as exc:
             self.error.value = (str(exc), _error_group(str(exc), group))
             return False
@@ -367,6 +376,8 @@ class Session:
             self.error.value = (f"cannot build the model: {type(exc).__name__}: {exc}", group)
             return False
         self.error.value = None
+        if not self.model.value.running:
+            self.needs_reset.value = True
         self.model.value = model
         return True
 
@@ -526,6 +537,17 @@ def RunStatus(session: Session):
     if changed and session.error.value is None:
         listing = ", ".join(f"{k} = {_show(v)}" for k, v in changed.items())
         solara.Text(f"Changed from the file: {listing}", style={"font-size": "0.85em"})
+    if session.needs_reset.value:
+        solara.Info(
+            "Mesa's Step and ▶ stay disabled after a finished run: press Reset "
+            "(it keeps these settings).",
+            dense=True,
+        )
+    elif not model.running:
+        solara.Text(
+            "End of the horizon: Reset or change a lever for a new run.",
+            style={"font-size": "0.85em", "display": "block"},
+        )
     for w in sc.warnings:
         solara.Warning(w, dense=True)
 

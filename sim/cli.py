@@ -654,6 +654,39 @@ def _replace_section(path: Path, section: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+@cli.command()
+@click.option(
+    "--scenario",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Scenario to start from; the picker lists its folder. "
+    "[default: scenarios/baseline_2021.toml]",
+)
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on; any other than 127.0.0.1 exposes the dashboard to the network.",
+)
+def viz(scenario, port, host):
+    """Interactive dashboard in the browser (Mesa SolaraViz) at http://HOST:PORT/.
+
+    Needs the viz extra: pip install -e '.[viz]'. Works offline.
+    """
+    if scenario is not None:
+        _load(scenario, ())
+    try:
+        from .app import ServeError
+        from .app import main as serve
+    except ImportError as exc:
+        raise BadInput(f"gsim viz needs the viz extra (pip install -e '.[viz]'): {exc}") from None
+    try:
+        serve(scenario, port=port, host=host)
+    except ServeError as exc:
+        raise BadInput(str(exc)) from None
+
+
 def main(argv=None) -> int:
     """Entry point of the ``gsim`` console script."""
     try:
