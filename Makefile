@@ -12,13 +12,16 @@ PYTHON ?= $(shell \
   ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null | head -n1)
 BIN := $(VENV)/bin
 DEMO_OUT ?= demo-output
+REPORT_OUT ?= reports
 
-.PHONY: demo test lint format bench report clean help
+.PHONY: demo test lint format bench report report-small clean help
 
 help:
 	@echo "make demo   - install and run the flagship comparison (baseline_2021 vs beijing_2022)"
 	@echo "make test   - install dev extras, run ruff and the test suite"
 	@echo "make bench  - run the benchmark scripts (writes BENCHMARKS.md)"
+	@echo "make report - execute the report notebooks at full size into HTML under reports/"
+	@echo "make report-small - the same at test size (quick check)"
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "error: Python >= 3.12 not found (set PYTHON=/path/to/python3.12)"; exit 2; }
@@ -37,13 +40,23 @@ demo: $(VENV)/.installed
 	$(BIN)/gsim compare scenarios/baseline_2021.toml scenarios/beijing_2022.toml \
 	  --out $(DEMO_OUT) --overwrite
 
+$(VENV)/.installed-report: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[report]'
+	@touch $@ $(VENV)/.installed
+
+report: $(VENV)/.installed-report
+	$(BIN)/python notebooks/render.py --out $(REPORT_OUT)
+
+report-small: $(VENV)/.installed-report
+	$(BIN)/python notebooks/render.py --small --out $(REPORT_OUT)/small
+
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check sim tests $(wildcard benchmarks)
-	$(BIN)/ruff format --check sim tests $(wildcard benchmarks)
+	$(BIN)/ruff check sim tests benchmarks notebooks
+	$(BIN)/ruff format --check sim tests benchmarks notebooks
 
 format: $(VENV)/.installed-dev
-	$(BIN)/ruff format sim tests $(wildcard benchmarks)
-	$(BIN)/ruff check --fix sim tests $(wildcard benchmarks)
+	$(BIN)/ruff format sim tests benchmarks notebooks
+	$(BIN)/ruff check --fix sim tests benchmarks notebooks
 
 test: lint
 	$(BIN)/python -m pytest -q
@@ -52,4 +65,4 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(DEMO_OUT) $(REPORT_OUT) .pytest_cache .ruff_cache .hypothesis

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from importlib import import_module
 
+# imported eagerly (it is light): the submodule sim.parameters must not shadow the function
+from .parameters import Parameter, parameters
+
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -25,15 +28,13 @@ _LAZY = {
     "load_scenario": "sim.scenario",
     "Scenario": "sim.scenario",
     "ScenarioError": "sim.scenario",
-    "parameters": "sim.parameters",
-    "Parameter": "sim.parameters",
     "run_replications": "sim.experiments",
     "compare": "sim.experiments",
     "SUMMARY_FIELDS": "sim.outcomes",
     "MONTHLY_SERIES": "sim.outcomes",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", "parameters", "Parameter", *_LAZY]
 
 
 def __getattr__(name: str):
