@@ -63,6 +63,7 @@ test: lint
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/sweep_throughput.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) $(REPORT_OUT) .pytest_cache .ruff_cache .hypothesis

@@ -591,8 +591,17 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     type=click.FloatRange(0.01, 5.0),
     help="Initial simplex step on the logit scale of each parameter (smaller to polish).",
 )
+@click.option(
+    "--horizon",
+    default=12,
+    show_default=True,
+    type=click.IntRange(1, 600),
+    help="Months reported per run (the 2021 year after the burn-in).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def calibrate(scenario, n_smes, reps, seed, max_evals, report, write, workers, step, quiet):
+def calibrate(
+    scenario, n_smes, reps, seed, max_evals, report, write, workers, step, horizon, quiet
+):
     """Calibrate the baseline to Beijing's 2021 guarantee figures (docs/calibration.md)."""
     from .calibration import calibrate as run_calibration
     from .calibration import calibration_report, write_baseline_block
@@ -616,6 +625,7 @@ def calibrate(scenario, n_smes, reps, seed, max_evals, report, write, workers, s
             progress=progress,
             workers=workers,
             step=step,
+            horizon=horizon,
         )
     text = calibration_report(result, " ".join(["gsim", *sys.argv[1:]]))
     click.echo(text)

@@ -26,6 +26,7 @@ __all__ = [
     "replication_seed",
     "run_replication",
     "run_replications",
+    "run_each",
     "compare",
     "Results",
     "Comparison",
@@ -150,11 +151,29 @@ def run_replications(
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         raise ValueError(f"scenario names must be distinct, got {names}")
-    tasks = [(s, seed, k, timeseries) for s in scenarios for k in range(replications)]
+    runs = [(s, k) for s in scenarios for k in range(replications)]
+    summary, ts = run_each(runs, seed, workers=workers, progress=progress, timeseries=timeseries)
+    return Results(summary, ts, list(scenarios), int(seed))
+
+
+def run_each(
+    runs: Sequence[tuple[Scenario, int]],
+    seed: int = 0,
+    *,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+    timeseries: bool = True,
+):
+    """Run explicit (scenario, replication) pairs; return (summary, timeseries) tables.
+
+    Replication ``k`` uses :func:`replication_seed` ``(seed, k)`` whatever the scenario,
+    so pairs with the same ``k`` share their random numbers.
+    """
+    tasks = [(s, seed, k, timeseries) for s, k in runs]
     out = _map(tasks, workers, progress)
     summary = pd.DataFrame([row for row, _ in out])
     ts = pd.concat([t for _, t in out], ignore_index=True) if timeseries else pd.DataFrame()
-    return Results(summary, ts, list(scenarios), int(seed))
+    return summary, ts
 
 
 def paired_differences(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import mesa
 import numpy as np
+from scipy.special import ndtri
 
 from .agents import (
     BATCH_MODES,
@@ -238,6 +239,9 @@ class GuaranteeMarket(mesa.Model):
         if (self.month - 1) % 12 == 0:
             self.z = float(self.rng_macro.standard_normal())
             self.z_sector = self.rng_macro.standard_normal(len(SECTORS))
+            q = p["credit.systematic_quantile"]
+            if q > 0:  # the systematic factor held at a chosen quantile (stress, stratification)
+                self.z = float(ndtri(q))
             self.government.new_year()
             changed = True
         h = self.horizon_month

@@ -381,6 +381,17 @@ _add(
     high=0.95,
 )
 _add(
+    "credit.systematic_quantile",
+    "float",
+    0.0,
+    "quantile",
+    "Hold the yearly systematic factor Z at this quantile of N(0, 1) (0.01 = a 1-in-100 bad "
+    "year, 0.5 = the median year); 0 = drawn at random each year",
+    A,
+    low=0.0,
+    high=0.999999,
+)
+_add(
     "credit.rho_sector",
     "float",
     0.03,
