@@ -61,17 +61,18 @@ def flagship(n: int, months: int, seed: int) -> dict:
     return {"construct": t1 - t0, "run": t2 - t1, "active_share": active_share}
 
 
-def floor_kernel(n: int, months: int, active_share: float, seed: int) -> float:
+def floor_kernel(n: int, months: int, active_share: float, seed: int, dtype=np.float64) -> float:
     """Seconds for the irreducible work: a uniform draw and compare per SME-month and per
-    active loan-month."""
+    active loan-month (``dtype`` of the draws: float64, numpy's default, or float32 as the
+    model draws them)."""
     rng = np.random.default_rng(seed)
     n_active = int(round(active_share * n))
-    hazard = np.full(n_active, 0.002)
+    hazard = np.full(n_active, 0.002, dtype=dtype)
     t0 = time.perf_counter()
     count = 0
     for _ in range(months):
-        applying = rng.random(n) < 0.05
-        defaults = rng.random(n_active) < hazard
+        applying = rng.random(n, dtype=dtype) < 0.05
+        defaults = rng.random(n_active, dtype=dtype) < hazard
         count += int(applying.sum()) + int(defaults.sum())
     return time.perf_counter() - t0
 
@@ -128,8 +129,12 @@ def main(argv=None) -> int:
 
     floor = median([floor_kernel(n, months, active, 100 + s) for s in range(reps)])
     ns_floor = floor / (n * months) * 1e9
+    floor32 = median([floor_kernel(n, months, active, 200 + s, np.float32) for s in range(reps)])
+    ns_floor32 = floor32 / (n * months) * 1e9
     print(
-        f"floor kernel: {ns_floor:.1f} ns/SME-month (ratio {ns_model / ns_floor:.1f}x)", flush=True
+        f"floor kernel: {ns_floor:.1f} ns/SME-month float64 (ratio {ns_model / ns_floor:.1f}x), "
+        f"{ns_floor32:.1f} float32 (ratio {ns_model / ns_floor32:.1f}x)",
+        flush=True,
     )
 
     ns_mesa = median([mesa_shuffle_do(100_000, 10, s) for s in range(reps)])
@@ -174,8 +179,10 @@ def main(argv=None) -> int:
         f"| peak memory (RSS, whole process) | {rss:.0f} MB | <= 1024 MB |",
         f"| construction of the model incl. {n:,} SME agents | {construct:.2f} s | < 5 s |",
         f"| floor kernel (uniform draw + compare per SME-month and per active loan-month; "
-        f"{active:.0%} of SME-months have a loan) | {ns_floor:.1f} ns | |",
-        f"| model / floor | {ns_model / ns_floor:.1f}x | <= 12x |",
+        f"{active:.0%} of SME-months have a loan), float64 draws | {ns_floor:.1f} ns | |",
+        f"| model / floor (float64 floor) | {ns_model / ns_floor:.1f}x | <= 12x |",
+        f"| floor kernel with float32 draws, as the model draws them | {ns_floor32:.1f} ns | |",
+        f"| model / floor (float32 floor) | {ns_model / ns_floor32:.1f}x | |",
         f"| Mesa `shuffle_do('step')`, empty step, 100,000 agents | {ns_mesa:.0f} ns/agent-step "
         f"| |",
         f"| Mesa / model | {ns_mesa / ns_model:.1f}x | >= 10x |",

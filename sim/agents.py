@@ -160,7 +160,8 @@ class Bank(Institution):
     def screen(self, apps: Applications) -> None:
         """Decide route and rate for this bank's applicants (fills ``apps`` in place)."""
         p = self.model.params
-        sel = np.flatnonzero(apps.bank == self.index)
+        n_banks = len(self.model.banks)
+        sel = apps.group("by_bank", lambda: np.ones(apps.n, bool), apps.bank, n_banks)[self.index]
         if sel.size == 0:
             return
         pd = apps.pd[sel]
@@ -285,7 +286,11 @@ class Guarantor(Institution):
         """Approve or decline this guarantor's referrals; set fee, shares and delay."""
         m = self.model
         p = m.params
-        sel = np.flatnonzero((apps.route == GUARANTEE_ROUTE) & (apps.guarantor == self.index))
+        n_g = len(m.guarantors)
+        referred = apps.group(
+            "referred", lambda: apps.route == GUARANTEE_ROUTE, apps.guarantor, n_g
+        )
+        sel = referred[self.index]
         if sel.size == 0:
             return
         amount = apps.amount[sel]
@@ -315,8 +320,11 @@ class Guarantor(Institution):
 
         mode = m.batch_mode[apps.bank[sel], self.index]
         candidate = ((mode == BANK_LED) & bank_ok) | ((mode == GUARANTOR_LED) & guar_ok)
-        used = group_cumsum(np.where(candidate, amount * m.weight, 0.0), apps.bank[sel])
-        in_batch = candidate & (used <= p["batch.quota"]) & self.solvent
+        if candidate.any():
+            used = group_cumsum(np.where(candidate, amount * m.weight, 0.0), apps.bank[sel])
+            in_batch = candidate & (used <= p["batch.quota"]) & self.solvent
+        else:
+            in_batch = candidate
         approved = in_batch | (bank_ok & guar_ok)
 
         unscreened = in_batch & (mode == BANK_LED)
@@ -338,9 +346,13 @@ class Guarantor(Institution):
         """Book taken-up guarantees while leverage and concentration caps allow."""
         m = self.model
         p = m.params
-        sel = np.flatnonzero(
-            apps.taken & (apps.route == GUARANTEE_ROUTE) & (apps.guarantor == self.index)
+        taken = apps.group(
+            "taken_guarantees",
+            lambda: apps.taken & (apps.route == GUARANTEE_ROUTE),
+            apps.guarantor,
+            len(m.guarantors),
         )
+        sel = taken[self.index]
         if sel.size == 0:
             return
         s_bank = p["bank.share"]

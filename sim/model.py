@@ -280,14 +280,16 @@ class GuaranteeMarket(mesa.Model):
         p = self.params
         s = self.smes
         u = self.rng_demand.random(s.n, dtype=np.float32)
-        free = ~s.has_loan
         exit_rate = p["population.exit_rate"]
-        s.replace(np.flatnonzero(free & (u < exit_rate)))
         rate = p["demand.application_rate"]
         if p["demand.mode"] == "annual_cohort" and (self.month - 1) % 12 != 0:
             rate = 0.0
         upper = exit_rate + rate * (1.0 - exit_rate)
-        rows = np.flatnonzero(free & (u >= exit_rate) & (u < upper))
+        # one pass over all firms; the few below ``upper`` are then sorted out
+        low = np.flatnonzero(u < max(upper, exit_rate))
+        low = low[~s.has_loan[low]]
+        s.replace(low[u[low] < exit_rate])
+        rows = low[u[low] >= exit_rate] if upper > exit_rate else low[:0]
         # the applicant's rescaled uniform is its take-up draw, uniform on [0, 1)
         u_take = (u[rows] - exit_rate) / (upper - exit_rate) if rows.size else u[rows]
         sector = s.sector[rows]
@@ -390,7 +392,6 @@ class GuaranteeMarket(mesa.Model):
         s.loan_reg[rows] = is_g & apps.reg_ok[idx]
         s.loan_nf[rows] = is_g & apps.nf_ok[idx]
         s.loan_recovery[rows] = np.where(is_g, apps.recovery[idx], apps.recovery_direct[idx])
-        s.loan_additional[rows] = is_g & apps.additional[idx]
         s.loan_relief[rows] = np.where(is_g, apps.relief_rate[idx], 0.0)
         uplift = p["credit.guarantee_uplift"] * (1.0 - p["bank.share"])
         s.loan_pd[rows] = np.minimum(s.pd[rows] * np.where(is_g, 1.0 + uplift, 1.0), 0.999)

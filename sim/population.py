@@ -58,8 +58,7 @@ class SMEPopulation:
     including the guarantee uplift), ``hazard`` (current monthly default
     hazard; 0 without a loan), ``loan_reg``/``loan_nf`` (re-guarantor eligible /
     National Fund covered),
-    ``loan_recovery`` (recovery fraction), ``loan_additional`` (the bank would
-    have rejected the firm unguaranteed).
+    ``loan_recovery`` (recovery fraction).
     """
 
     def __init__(self, n, params, n_guarantors, guarantor_weights, rng):
@@ -103,7 +102,6 @@ class SMEPopulation:
         self.loan_reg = np.zeros(n, bool)
         self.loan_nf = np.zeros(n, bool)
         self.loan_recovery = np.zeros(n, f8)
-        self.loan_additional = np.zeros(n, bool)
         self.loan_relief = np.zeros(n, f8)  # funding relief (fraction p.a.) paid by the PBOC
         self.draw_firms(np.arange(n), initial=True)
 
