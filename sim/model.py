@@ -488,6 +488,16 @@ class GuaranteeMarket(mesa.Model):
         self.active_exposed += int(sign) * int(
             np.count_nonzero(self.exposed_sectors[s.sector[rows]])
         )
+        if sign < 0:  # running sums of positive amounts: no rounding residue below zero
+            for stock in (
+                self.bank_outstanding,
+                self.bank_interest,
+                self.bank_relief,
+                self.guarantor_liability,
+                self.guarantor_liability_net,
+                self.guarantor_liability_sm,
+            ):
+                np.maximum(stock, 0.0, out=stock)
 
     # ---------------------------------------------------------------- stage 6
     def process_defaults(self) -> None:

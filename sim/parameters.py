@@ -745,7 +745,7 @@ _add(
 _add(
     "guarantor.cover_appetite",
     "float",
-    0.5,
+    0.3,
     "fraction",
     "Fraction of the risk cover it gets (re-guarantee, National Fund, compensation fund) that "
     "a guarantor counts as lower risk when approving",
