@@ -37,7 +37,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/gsim compare scenarios/baseline_2021.toml scenarios/beijing_2022.toml \
+	$(BIN)/gsim compare scenarios/baseline_2021.toml scenarios/beijing_2022.toml --reps 20 \
 	  --out $(DEMO_OUT) --overwrite
 
 $(VENV)/.installed-report: pyproject.toml | $(BIN)/python

@@ -199,10 +199,10 @@ class GuaranteeMarket(mesa.Model):
         self.update_macro_state()  # 1. systematic and sector factors, shocks
         apps = self.take_applications()  # 2. exits, entrants, who applies for how much
         self.agents_by_type[Bank].do("screen", apps)  # 3. direct / refer / reject
-        self.agents_by_type[Guarantor].do("underwrite", apps)  # 4. approve, fee, cession
+        Guarantor.underwrite(self.guarantors, apps)  # 4. approve, fee, cession
         self.government.offer_fee_subsidies(apps)  #    fee-reduction subsidy
         self.decide_take_up(apps)  #    firms accept or walk away
-        self.agents_by_type[Guarantor].do("allocate_capacity", apps)  # capacity caps
+        Guarantor.allocate_capacity(self.guarantors, apps)  # capacity caps
         self.book_loans(apps)  # 5. loans, fees, re-guarantee fees, subsidies
         self.process_defaults()  # 6. defaults, compensation, the loss waterfall
         self.accrue_monthly_flows()  #    interest, funding, operating costs
@@ -310,11 +310,11 @@ class GuaranteeMarket(mesa.Model):
         return apps
 
     # ------------------------------------------------------------ stage 3-4
-    def record_screening(self, guarantor: Guarantor, screened: int) -> None:
-        """Book a guarantor's screening cost for ``screened`` applications."""
+    def record_screening(self, screened: np.ndarray) -> None:
+        """Book the guarantors' screening costs for ``screened[k]`` applications each."""
         cost = screened * self.weight * self.params["guarantor.screening_cost"]
-        self.ledger.transfer("screening_cost", guarantor.account, self.acct["outside"], cost)
-        self.record["guarantor_screenings"] += screened * self.weight
+        self.ledger.transfer("screening_cost", self.guarantor_accounts, self.acct["outside"], cost)
+        self.record["guarantor_screenings"] += float(screened.sum()) * self.weight
 
     def decide_take_up(self, apps: Applications) -> None:
         """Firms take up offers with probability falling in the all-in cost.
