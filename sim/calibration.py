@@ -33,6 +33,7 @@ __all__ = [
     "FREE_PARAMETERS",
     "CalibrationResult",
     "evaluate",
+    "stratified_runs",
     "calibrate",
     "write_baseline_block",
     "calibration_report",
@@ -188,22 +189,28 @@ def evaluate(
     replication seed ``k`` for everything else (common random numbers across
     evaluations).
     """
-    from dataclasses import replace
-
     from .experiments import run_each
 
-    runs = [
+    runs = stratified_runs(scenario, replications)
+    summary, _ = run_each(runs, seed, workers=workers, timeseries=False)
+    return {t.outcome: t.estimate(summary) for t in targets}
+
+
+def stratified_runs(scenario: Scenario, n: int) -> list[tuple[Scenario, int]]:
+    """``n`` (scenario, replication) runs with the systematic factor at the quantiles
+    ``(k + 1/2) / n`` of N(0, 1), run ``k`` with replication seed ``k``."""
+    from dataclasses import replace
+
+    return [
         (
             replace(
-                scenario.with_overrides({"credit.systematic_quantile": (k + 0.5) / replications}),
+                scenario.with_overrides({"credit.systematic_quantile": (k + 0.5) / n}),
                 name=f"{scenario.name}#q{k}",
             ),
             k,
         )
-        for k in range(replications)
+        for k in range(n)
     ]
-    summary, _ = run_each(runs, seed, workers=workers, timeseries=False)
-    return {t.outcome: t.estimate(summary) for t in targets}
 
 
 def _loss(achieved: dict, targets) -> float:

@@ -145,40 +145,58 @@ def cli():
     """
 
 
+def _replication_options(set_help: str, reps: tuple[int, int, str], seed_help: str, out_help: str):
+    """The options `run` and `compare` share: --set, --reps, --seed, --out, --workers, ..."""
+    default, low, reps_help = reps
+
+    def decorate(f):
+        for opt in reversed(
+            [
+                click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=set_help),
+                click.option(
+                    "--reps",
+                    default=default,
+                    show_default=True,
+                    type=click.IntRange(low, 100_000),
+                    help=reps_help,
+                ),
+                click.option(
+                    "--seed",
+                    default=0,
+                    show_default=True,
+                    type=click.IntRange(0, 2**63 - 1),
+                    help=seed_help,
+                ),
+                click.option(
+                    "--out", default=None, type=click.Path(file_okay=False), help=out_help
+                ),
+                click.option(
+                    "--workers",
+                    default=1,
+                    show_default=True,
+                    type=click.IntRange(1, 256),
+                    help="Local worker processes; results are identical for any number.",
+                ),
+                click.option(
+                    "--overwrite", is_flag=True, help="Replace files in a non-empty --out folder."
+                ),
+                click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+            ]
+        ):
+            f = opt(f)
+        return f
+
+    return decorate
+
+
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a parameter, e.g. --set credit.pd=0.02 (repeatable).",
+@_replication_options(
+    set_help="Override a parameter, e.g. --set credit.pd=0.02 (repeatable).",
+    reps=(1, 1, "Replications."),
+    seed_help="Root seed; replication k uses SeedSequence(seed, spawn_key=(k,)).",
+    out_help="Output folder for summary.parquet, timeseries.parquet, manifest.json.",
 )
-@click.option(
-    "--reps", default=1, show_default=True, type=click.IntRange(1, 100_000), help="Replications."
-)
-@click.option(
-    "--seed",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 2**63 - 1),
-    help="Root seed; replication k uses SeedSequence(seed, spawn_key=(k,)).",
-)
-@click.option(
-    "--out",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Output folder for summary.parquet, timeseries.parquet, manifest.json.",
-)
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 256),
-    help="Local worker processes; results are identical for any number.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace files in a non-empty --out folder.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def run(scenario, sets, reps, seed, out, workers, overwrite, quiet):
     """Run SCENARIO (a TOML file) for --reps replications and print the mean outcomes."""
     from .experiments import run_replications
@@ -220,42 +238,12 @@ def _write_outputs(out_dir: Path, res, started, **extra) -> None:
 
 @cli.command()
 @click.argument("scenario_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option(
-    "--set",
-    "sets",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a parameter in every scenario (repeatable).",
+@_replication_options(
+    set_help="Override a parameter in every scenario (repeatable).",
+    reps=(10, 2, "Replications per scenario (paired across scenarios)."),
+    seed_help="Root seed shared by all scenarios (common random numbers).",
+    out_help="Output folder for tables, manifest and PNG figures.",
 )
-@click.option(
-    "--reps",
-    default=10,
-    show_default=True,
-    type=click.IntRange(2, 100_000),
-    help="Replications per scenario (paired across scenarios).",
-)
-@click.option(
-    "--seed",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, 2**63 - 1),
-    help="Root seed shared by all scenarios (common random numbers).",
-)
-@click.option(
-    "--out",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Output folder for tables, manifest and PNG figures.",
-)
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 256),
-    help="Local worker processes; results are identical for any number.",
-)
-@click.option("--overwrite", is_flag=True, help="Replace files in a non-empty --out folder.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def compare(scenario_files, sets, reps, seed, out, workers, overwrite, quiet):
     """Compare SCENARIO_FILES with common random numbers.
 
@@ -637,13 +625,13 @@ def calibrate(
 
 def _check_report_path(path: Path) -> None:
     """Refuse a report path that cannot be written, before any work is done."""
+    from .outputs import unwritable_reason
+
     if path.exists() and not path.is_file():
         raise BadInput(f"--report {path}: exists and is not a file")
-    ancestor = path.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
-        raise BadInput(f"--report {path}: {ancestor} is not a writable folder")
+    problem = unwritable_reason(path)
+    if problem:
+        raise BadInput(f"--report {path}: {problem}")
 
 
 def _replace_section(path: Path, section: str) -> None:

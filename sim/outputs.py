@@ -19,6 +19,7 @@ from pathlib import Path
 __all__ = [
     "OutputError",
     "check_output_dir",
+    "unwritable_reason",
     "prepare_output_dir",
     "write_parquet",
     "write_json",
@@ -49,14 +50,25 @@ def check_output_dir(path, overwrite: bool = False) -> Path:
                 f"--out {out}: folder is not empty; use --overwrite to replace its files"
             )
         return out
-    ancestor = out.parent
+    problem = unwritable_reason(out)
+    if problem:
+        raise OutputError(f"--out {out}: {problem}")
+    return out
+
+
+def unwritable_reason(path) -> str | None:
+    """Why ``path`` (which need not exist) cannot be created, or ``None``.
+
+    Looks at its nearest existing ancestor: it must be a writable folder.
+    """
+    ancestor = Path(path).parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise OutputError(f"--out {out}: {ancestor} is not a folder")
+        return f"{ancestor} is not a folder"
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise OutputError(f"--out {out}: {ancestor} is not writable")
-    return out
+        return f"{ancestor} is not writable"
+    return None
 
 
 def prepare_output_dir(path, overwrite: bool = False) -> Path:

@@ -11,14 +11,13 @@ block of the scenario file agrees with the record in docs/calibration.md.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import sim
-from sim.calibration import BLOCK_END, BLOCK_START, FREE_PARAMETERS, TARGETS
+from sim.calibration import BLOCK_END, BLOCK_START, FREE_PARAMETERS, TARGETS, stratified_runs
 from sim.experiments import run_each
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,15 +33,7 @@ def achieved():
     """Runs with the systematic factor stratified over its quantiles (as the calibration
     estimates expectations) and idiosyncratic seeds the calibration did not use."""
     sc = sim.load_scenario(BASELINE, overrides={"run.n_smes": N_SMES, "run.horizon": HORIZON})
-    runs = [
-        (
-            replace(
-                sc.with_overrides({"credit.systematic_quantile": (k + 0.5) / REPS}), name=f"q{k}"
-            ),
-            k,
-        )
-        for k in range(REPS)
-    ]
+    runs = stratified_runs(sc, REPS)
     summary, _ = run_each(runs, SEED, workers=2, timeseries=False)
     return summary
 
