@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import mesa
 import numpy as np
@@ -40,6 +41,20 @@ STREAMS = ("population", "macro", "demand", "default", "entry")
 
 def _record_value(model, key):
     return model.record[key]
+
+
+class LoanColumns(NamedTuple):
+    """The columns of a set of loans that the running stocks need (one entry per loan)."""
+
+    amount: np.ndarray
+    guarantor: np.ndarray
+    bank: np.ndarray
+    rate: np.ndarray
+    relief: np.ndarray
+    reg: np.ndarray
+    nf: np.ndarray
+    small_micro: np.ndarray
+    sector: np.ndarray
 
 
 class GuaranteeMarket(mesa.Model):
@@ -378,27 +393,38 @@ class GuaranteeMarket(mesa.Model):
         rows = apps.rows[idx]
         amount = apps.amount[idx]
         is_g = booked_g[idx]
+        loan = LoanColumns(
+            amount=amount,
+            guarantor=np.where(is_g, apps.guarantor[idx], DIRECT),
+            bank=apps.bank[idx],
+            rate=apps.rate[idx],
+            relief=np.where(is_g, apps.relief_rate[idx], 0.0),
+            reg=is_g & apps.reg_ok[idx],
+            nf=is_g & apps.nf_ok[idx],
+            small_micro=apps.small_micro[idx],
+            sector=apps.sector[idx],
+        )
         s.has_loan[rows] = True
         s.loan_amount[rows] = amount
-        s.loan_bank[rows] = apps.bank[idx]
-        s.loan_guarantor[rows] = np.where(is_g, apps.guarantor[idx], DIRECT)
-        s.loan_rate[rows] = apps.rate[idx]
+        s.loan_bank[rows] = loan.bank
+        s.loan_guarantor[rows] = loan.guarantor
+        s.loan_rate[rows] = loan.rate
         s.loan_fee[rows] = np.where(is_g, apps.fee[idx], 0.0)
         s.loan_start[rows] = t
         # a loan booked in month t runs months t .. t + term - 1: ``term`` default draws
         # and interest payments, repaid at the end of its last month
         s.loan_maturity[rows] = t + term - 1
         self.maturing.setdefault(t + term - 1, []).append(rows)
-        s.loan_reg[rows] = is_g & apps.reg_ok[idx]
-        s.loan_nf[rows] = is_g & apps.nf_ok[idx]
+        s.loan_reg[rows] = loan.reg
+        s.loan_nf[rows] = loan.nf
         s.loan_recovery[rows] = np.where(is_g, apps.recovery[idx], apps.recovery_direct[idx])
-        s.loan_relief[rows] = np.where(is_g, apps.relief_rate[idx], 0.0)
+        s.loan_relief[rows] = loan.relief
         uplift = p["credit.guarantee_uplift"] * (1.0 - p["bank.share"])
         s.loan_pd[rows] = np.minimum(s.pd[rows] * np.where(is_g, 1.0 + uplift, 1.0), 0.999)
         self.refresh_hazards(rows)
         if self.in_horizon:
             s.served[rows] = True
-        self._add_stocks(rows, +1.0)
+        self._add_stocks(loan, +1.0)
 
         # ---- fees and subsidies (charged up front for the term, % p.a.)
         years = term / 12.0
@@ -459,35 +485,47 @@ class GuaranteeMarket(mesa.Model):
         r["guarantees_nf_covered"] = g_amount[apps.nf_ok[g_idx]].sum()
         r["fee_subsidies"] = subsidy.sum()
 
-    def _add_stocks(self, rows: np.ndarray, sign: float) -> None:
-        """Add (+1) or remove (-1) the loans in ``rows`` from the running stocks."""
+    def _loan_columns(self, rows: np.ndarray) -> LoanColumns:
+        """The loan columns of ``rows`` that the running stocks need."""
         s = self.smes
+        return LoanColumns(
+            amount=s.loan_amount[rows],
+            guarantor=s.loan_guarantor[rows],
+            bank=s.loan_bank[rows],
+            rate=s.loan_rate[rows],
+            relief=s.loan_relief[rows],
+            reg=s.loan_reg[rows],
+            nf=s.loan_nf[rows],
+            small_micro=s.size[rows] <= 1,
+            sector=s.sector[rows],
+        )
+
+    def _add_stocks(self, loan: LoanColumns, sign: float) -> None:
+        """Add (+1) or remove (-1) loans from the running stocks."""
         w = self.weight
-        amount = s.loan_amount[rows] * w
-        g = s.loan_guarantor[rows]
+        amount = loan.amount * w
+        g = loan.guarantor
         is_g = g >= 0
         nb, ng = len(self.banks), len(self.guarantors)
-        bank = s.loan_bank[rows]
+        bank = loan.bank
         self.bank_outstanding += sign * np.bincount(bank, amount, nb)
-        self.bank_interest += sign * np.bincount(bank, amount * s.loan_rate[rows] / 12, nb)
-        self.bank_relief += sign * np.bincount(bank, amount * s.loan_relief[rows] / 12, nb)
-        gr, ga = rows[is_g], amount[is_g]
+        self.bank_interest += sign * np.bincount(bank, amount * loan.rate / 12, nb)
+        self.bank_relief += sign * np.bincount(bank, amount * loan.relief / 12, nb)
+        ga = amount[is_g]
         sh = self.shares
         liab = (1.0 - sh[3]) * ga
         gg = g[is_g]
         self.guarantor_liability += sign * np.bincount(gg, liab, ng)
-        net = liab - (sh[1] * s.loan_reg[gr] + sh[2] * s.loan_nf[gr]) * ga
+        net = liab - (sh[1] * loan.reg[is_g] + sh[2] * loan.nf[is_g]) * ga
         self.guarantor_liability_net += sign * np.bincount(gg, net, ng)
-        sm = s.size[gr] <= 1
+        sm = loan.small_micro[is_g]
         self.guarantor_liability_sm += sign * np.bincount(gg[sm], liab[sm], ng)
         self.outstanding["guaranteed"] += sign * amount[is_g].sum()
         self.outstanding["direct"] += sign * amount[~is_g].sum()
         n_g = int(np.count_nonzero(is_g))
         self.active["guaranteed"] += int(sign) * n_g
-        self.active["direct"] += int(sign) * (rows.size - n_g)
-        self.active_exposed += int(sign) * int(
-            np.count_nonzero(self.exposed_sectors[s.sector[rows]])
-        )
+        self.active["direct"] += int(sign) * (g.size - n_g)
+        self.active_exposed += int(sign) * int(np.count_nonzero(self.exposed_sectors[loan.sector]))
         if sign < 0:  # running sums of positive amounts: no rounding residue below zero
             for stock in (
                 self.bank_outstanding,
@@ -582,7 +620,7 @@ class GuaranteeMarket(mesa.Model):
         r["guarantee_released"] += released.sum()
         r["comp_fund_payouts"] = alloc.comp_fund.sum()
 
-        self._add_stocks(rows, -1.0)
+        self._add_stocks(self._loan_columns(rows), -1.0)
         s.replace(rows)
 
     # ------------------------------------------------------------- stage 6b
@@ -636,7 +674,7 @@ class GuaranteeMarket(mesa.Model):
             self.guarantors[k].year["released"] += released[is_g & (g == k)].sum()
         self.record["guarantee_released"] += released[is_g].sum()
         self.record["repaid"] = s.loan_amount[rows].sum() * w
-        self._add_stocks(rows, -1.0)
+        self._add_stocks(self._loan_columns(rows), -1.0)
         s.first_time[rows] = False
         s.clear_loans(rows)
 
