@@ -126,14 +126,6 @@ def format_value(outcome: str, value: float) -> str:
     return f"{value:.4g}"
 
 
-def unit_of(outcome: str) -> str:
-    if outcome in _PCT:
-        return "%"
-    if outcome in _YUAN:
-        return "亿元"
-    return ""
-
-
 # --------------------------------------------------------------------------- commands
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="guarantee-sim", prog_name="gsim")

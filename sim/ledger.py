@@ -120,14 +120,6 @@ class Ledger:
         src = self.total if total else self.month
         return src[_KIND[kind]]
 
-    def paid(self, kind: str, accounts, *, total: bool = False) -> float:
-        """Amount of ``kind`` paid by ``accounts``."""
-        return float(self.flows(kind, total=total)[accounts, :].sum())
-
-    def received(self, kind: str, accounts, *, total: bool = False) -> float:
-        """Amount of ``kind`` received by ``accounts``."""
-        return float(self.flows(kind, total=total)[:, accounts].sum())
-
     def net_flows(self, *, total: bool = False) -> np.ndarray:
         """Net inflow of every account over all kinds (this month or horizon total)."""
         src = self.total if total else self.month

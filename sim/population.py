@@ -195,12 +195,3 @@ class SMEPopulation:
         """Whether firms are micro or small (not medium)."""
         size = self.size if rows is None else self.size[rows]
         return size <= 1
-
-    def pledgeable(self, rows, ip_pledge: bool, receivables: bool) -> np.ndarray:
-        """Assets a firm can offer as counter-guarantee (反担保), yuan."""
-        v = self.collateral[rows].copy()
-        if receivables:
-            v += self.receivables[rows]
-        if ip_pledge:
-            v += self.ip[rows]
-        return v
