@@ -40,10 +40,14 @@ BATCH_MODES = {"none": NO_BATCH, "bank_led": BANK_LED, "guarantor_led": GUARANTO
 
 
 def group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Running sum of ``values`` within each group, in the original order."""
+    """Running sum of ``values`` within each group, in the original order.
+
+    ``groups`` holds small non-negative integers (group labels).
+    """
     if values.size == 0:
         return values.astype(float)
-    order = np.argsort(groups, kind="stable")
+    # a stable sort of the narrowest integer type is a radix sort
+    order = np.argsort(groups.astype(np.min_scalar_type(groups.max())), kind="stable")
     v = values[order].astype(float)
     g = groups[order]
     cs = np.cumsum(v)
@@ -333,12 +337,11 @@ class Guarantor(Institution):
         bank = apps.bank[sel]
         mode = m.batch_mode[bank, g]
         candidate = ((mode == BANK_LED) & bank_ok) | ((mode == GUARANTOR_LED) & guar_ok)
-        if candidate.any():
-            pair = bank * len(guarantors) + g
-            used = group_cumsum(np.where(candidate, amount * m.weight, 0.0), pair)
-            in_batch = candidate & (used <= p["batch.quota"]) & solvent
-        else:
-            in_batch = candidate
+        # each pair's quota is used in order of application
+        c = np.flatnonzero(candidate)
+        used = group_cumsum(amount[c] * m.weight, bank[c] * len(guarantors) + g[c])
+        in_batch = candidate.copy()
+        in_batch[c] = (used <= p["batch.quota"]) & solvent[c]
         approved = in_batch | (bank_ok & guar_ok)
 
         unscreened = in_batch & (mode == BANK_LED)

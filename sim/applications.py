@@ -176,7 +176,7 @@ class Applications:
         groups = self._groups.get(name)
         if groups is None:
             idx = np.flatnonzero(mask())
-            k = key[idx]
+            k = key[idx].astype(np.min_scalar_type(n))  # narrow ints: a radix sort
             order = np.argsort(k, kind="stable")
             bounds = np.searchsorted(k[order], np.arange(n + 1))
             groups = [idx[order[bounds[j] : bounds[j + 1]]] for j in range(n)]
