@@ -88,7 +88,7 @@ class Applications:
 
     @classmethod
     def gather(
-        cls, smes: SMEPopulation, rows, u_take, pd_now, relief, sector_multiplier, p
+        cls, smes: SMEPopulation, rows, u_take, sector_multiplier, relief_sectors, p
     ) -> Applications:
         """Collect applicants' columns and their collateral position.
 
@@ -99,16 +99,22 @@ class Applications:
             Applicant rows.
         u_take : ndarray
             Take-up uniforms of the applicants.
-        pd_now : ndarray
-            Applicants' current annual PD (shock applied).
-        relief : ndarray of bool
-            Applicant is in a relief sector.
         sector_multiplier : ndarray
             Current PD multiplier of each sector (shocks), known to lenders.
+        relief_sectors : ndarray of bool
+            Sectors eligible for relief.
         p : Scenario
         """
-        amount = smes.request[rows]
-        coll = smes.collateral[rows]
+        # one read of each applicant's record, then contiguous columns for the arithmetic
+        record = smes.applicant.take(rows)
+
+        def column(name, dtype=None):
+            return np.ascontiguousarray(record[name], dtype=dtype)
+
+        amount = column("request")
+        coll = column("collateral")
+        size, sector = column("size"), column("sector")
+        pd_now = np.minimum(column("pd") * sector_multiplier[sector], 0.999)
         base = p["recovery.base_rate"]
         # lenders screen with the loss given default implied by the collateral cover,
         # at their haircut; realised recoveries (below) depend on disposal after default
@@ -120,8 +126,8 @@ class Applications:
         need = p["guarantor.counter_guarantee"] * amount
         hard = np.minimum(coll, need)
         rest = need - hard
-        recv = smes.receivables[rows] if p["collateral.receivables"] else np.zeros_like(amount)
-        ip = smes.ip[rows] if p["collateral.ip_pledge"] else np.zeros_like(amount)
+        recv = column("receivables") if p["collateral.receivables"] else np.zeros_like(amount)
+        ip = column("ip") if p["collateral.ip_pledge"] else np.zeros_like(amount)
         r = np.minimum(recv, rest)
         rest = rest - r
         i = np.minimum(ip, rest)
@@ -135,7 +141,6 @@ class Applications:
         recovery = np.minimum(1.0, base + realised / amount)
         lgd_guaranteed = 1.0 - np.minimum(1.0, haircut * (hard + r + i) / amount)
         # lenders' prior: the mean PD of the firm's size class and sector
-        size, sector = smes.size[rows], smes.sector[rows]
         tau = p["credit.pd_dispersion"]
         prior = (
             p["credit.pd"]
@@ -147,23 +152,23 @@ class Applications:
         return cls(
             rows=rows,
             amount=amount,
-            bank=smes.bank[rows].astype(np.int64),
-            guarantor=smes.guarantor[rows].astype(np.int64),
+            bank=column("bank", np.int64),
+            guarantor=column("guarantor", np.int64),
             sector=sector,
-            small_micro=smes.small_micro(rows),
-            first_time=smes.first_time[rows],
+            small_micro=size <= 1,
+            first_time=column("first_time"),
             pd=pd_now,
-            eps_bank=smes.eps_bank[rows].astype(float),
-            eps_guarantor=smes.eps_guarantor[rows].astype(float),
-            u_route=smes.u_route[rows],
-            u_cover=smes.u_cover[rows],
+            eps_bank=column("eps_bank", float),
+            eps_guarantor=column("eps_guarantor", float),
+            u_route=column("u_route"),
+            u_cover=column("u_cover"),
             u_take=u_take,
             lgd_direct=lgd_direct,
             lgd_guaranteed=lgd_guaranteed,
             recovery_direct=recovery_direct,
             recovery=recovery,
             pledge_ok=pledge_ok,
-            relief=relief,
+            relief=relief_sectors[sector],
             prior_log=prior_log,
         )
 

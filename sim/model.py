@@ -166,7 +166,8 @@ class GuaranteeMarket(mesa.Model):
         self.outstanding = {"direct": 0.0, "guaranteed": 0.0}
         self.active = {"direct": 0, "guaranteed": 0}
         self.active_exposed = 0
-        self.maturing: dict[int, list[np.ndarray]] = {}  # month -> rows of loans due
+        # month -> rows and columns of the loans booked to fall due then
+        self.maturing: dict[int, tuple[np.ndarray, LoanColumns]] = {}
         lag = p["recovery.lag_months"]
         horizon_buffer = max(lag, p["recovery.write_off_months"]) + 1
         self.recovery_due = np.zeros((horizon_buffer, len(accounts)))
@@ -174,7 +175,7 @@ class GuaranteeMarket(mesa.Model):
 
         # ---- SMEs: columns, and one Mesa agent per seat
         weights = g_equity / g_equity.sum() if g_equity.sum() > 0 else np.full(n_g, 1 / n_g)
-        self.smes = SMEPopulation(n, p, n_g, weights, streams["population"])
+        self.smes = SMEPopulation(n, p, weights, streams["population"])
         self.smes.rng = streams["entry"]
         self.first_sme_id = self.agent_id_counter
         for _ in range(n):
@@ -307,16 +308,8 @@ class GuaranteeMarket(mesa.Model):
         rows = low[u[low] >= exit_rate] if upper > exit_rate else low[:0]
         # the applicant's rescaled uniform is its take-up draw, uniform on [0, 1)
         u_take = (u[rows] - exit_rate) / (upper - exit_rate) if rows.size else u[rows]
-        sector = s.sector[rows]
-        pd_now = s.pd[rows] * self.sector_pd_multiplier[sector]
         apps = Applications.gather(
-            s,
-            rows,
-            u_take,
-            np.minimum(pd_now, 0.999),
-            self.relief_sectors[sector],
-            self.sector_pd_multiplier,
-            p,
+            s, rows, u_take, self.sector_pd_multiplier, self.relief_sectors, p
         )
         r = self.record
         r["applications"] = rows.size * self.weight
@@ -414,7 +407,7 @@ class GuaranteeMarket(mesa.Model):
         # a loan booked in month t runs months t .. t + term - 1: ``term`` default draws
         # and interest payments, repaid at the end of its last month
         s.loan_maturity[rows] = t + term - 1
-        self.maturing.setdefault(t + term - 1, []).append(rows)
+        self.maturing[t + term - 1] = (rows, loan)
         s.loan_reg[rows] = loan.reg
         s.loan_nf[rows] = loan.nf
         s.loan_recovery[rows] = np.where(is_g, apps.recovery[idx], apps.recovery_direct[idx])
@@ -607,11 +600,10 @@ class GuaranteeMarket(mesa.Model):
         self.national_fund.record(
             alloc.compensation[covered].sum(), released[covered].sum(), alloc.national_fund.sum()
         )
-        for k in np.unique(g[gi]):
-            mine = g[gi] == k
-            y = self.guarantors[k].year
-            y["compensation"] += alloc.compensation[mine].sum()
-            y["released"] += released[mine].sum()
+        by_g = _sums_by(released, g[gi], len(self.guarantors))
+        for guarantor in self.guarantors:
+            guarantor.year["compensation"] += by_g[guarantor.index]
+            guarantor.year["released"] += by_g[guarantor.index]
         r["defaults_direct"] = np.count_nonzero(~is_g) * w
         r["defaults_guaranteed"] = gi.size * w
         r["defaults_exposed"] = np.count_nonzero(self.exposed_sectors[s.sector[rows]]) * w
@@ -656,25 +648,25 @@ class GuaranteeMarket(mesa.Model):
     def process_maturities(self) -> None:
         """Loans due this month are repaid; repaying gives the firm a credit history."""
         s = self.smes
-        due = self.maturing.pop(self.month, [])
-        if not due:
+        if self.month not in self.maturing:
             return
-        rows = np.concatenate(due)
+        rows, loan = self.maturing.pop(self.month)
         # loans that defaulted meanwhile are gone (their seats may hold new loans)
-        rows = rows[s.has_loan[rows] & (s.loan_maturity[rows] == self.month)]
-        if rows.size == 0:
-            return
-        g = s.loan_guarantor[rows]
+        alive = s.has_loan[rows] & (s.loan_maturity[rows] == self.month)
+        rows = rows[alive]
+        loan = LoanColumns(*(column[alive] for column in loan))
+        g = loan.guarantor
         is_g = g >= 0
         w = self.weight
-        released = (1.0 - self.shares[3]) * s.loan_amount[rows] * w
-        covered = is_g & s.loan_nf[rows]
+        released = (1.0 - self.shares[3]) * loan.amount * w
+        covered = is_g & loan.nf
         self.national_fund.record(0.0, released[covered].sum(), 0.0)
-        for k in np.unique(g[is_g]):
-            self.guarantors[k].year["released"] += released[is_g & (g == k)].sum()
+        by_g = _sums_by(released[is_g], g[is_g], len(self.guarantors))
+        for guarantor in self.guarantors:
+            guarantor.year["released"] += by_g[guarantor.index]
         self.record["guarantee_released"] += released[is_g].sum()
-        self.record["repaid"] = s.loan_amount[rows].sum() * w
-        self._add_stocks(self._loan_columns(rows), -1.0)
+        self.record["repaid"] = loan.amount.sum() * w
+        self._add_stocks(loan, -1.0)
         s.first_time[rows] = False
         s.clear_loans(rows)
 
@@ -757,6 +749,14 @@ class GuaranteeMarket(mesa.Model):
 
 
 # ============================================================================ helpers
+def _sums_by(values: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
+    """Sums of ``values`` by ``key`` (0..n-1), each group summed as numpy sums a subset."""
+    order = np.argsort(key.astype(np.min_scalar_type(n)), kind="stable")
+    bounds = np.searchsorted(key[order], np.arange(n + 1))
+    v = values[order]
+    return np.array([v[bounds[j] : bounds[j + 1]].sum() for j in range(n)])
+
+
 def _seed_sequence(rng) -> np.random.SeedSequence:
     if isinstance(rng, np.random.SeedSequence):
         return rng

@@ -19,10 +19,52 @@ import numpy as np
 from .credit_risk import basel_corporate_correlation, basel_retail_correlation
 from .parameters import SECTORS
 
-__all__ = ["SMEPopulation", "DIRECT"]
+__all__ = ["SMEPopulation", "DIRECT", "APPLICANT_RECORD"]
 
 #: ``loan_guarantor`` value of a direct (unguaranteed) loan.
 DIRECT = -1
+
+_APPLICANT_FIELDS = [
+    ("request", "f8"),
+    ("collateral", "f8"),
+    ("receivables", "f8"),
+    ("ip", "f8"),
+    ("pd", "f8"),
+    ("eps_bank", "f4"),
+    ("eps_guarantor", "f4"),
+    ("u_route", "f4"),
+    ("u_cover", "f4"),
+    ("guarantor", "i2"),
+    ("sector", "i1"),
+    ("size", "i1"),
+    ("bank", "i1"),
+    ("first_time", "?"),
+]
+#: The firm attributes lenders read when a firm applies, stored together as one
+#: 64-byte record per seat (a cache line): gathering the month's applicants then
+#: reads one line per firm from memory instead of one per attribute.
+_PACKED = np.dtype(_APPLICANT_FIELDS)
+APPLICANT_RECORD = np.dtype(
+    {
+        "names": _PACKED.names,
+        "formats": [_PACKED.fields[name][0] for name in _PACKED.names],
+        "offsets": [_PACKED.fields[name][1] for name in _PACKED.names],
+        "itemsize": 64,
+    }
+)
+
+
+def _line_aligned(n: int, dtype: np.dtype) -> np.ndarray:
+    """Zeroed array of ``n`` records starting on a 64-byte boundary."""
+    buffer = np.zeros(n * dtype.itemsize + 64, np.uint8)
+    start = -buffer.ctypes.data % 64
+    return buffer[start : start + n * dtype.itemsize].view(dtype)
+
+
+def _cdf(shares) -> np.ndarray:
+    """Cumulative shares, normalised to end at 1."""
+    cdf = np.cumsum(np.asarray(shares, dtype=float))
+    return cdf / cdf[-1]
 
 
 class SMEPopulation:
@@ -34,8 +76,6 @@ class SMEPopulation:
         Number of seats (simulated SMEs).
     params : Scenario
         Resolved parameters.
-    n_guarantors : int
-        Number of guarantor agents.
     guarantor_weights : ndarray
         Probability that a firm's local guarantor is each guarantor.
     rng : numpy.random.Generator
@@ -50,7 +90,9 @@ class SMEPopulation:
     ``bank`` (house bank), ``guarantor`` (local guarantor), and persistent
     uniforms/normals that make screening errors and eligibility draws a property
     of the firm (so that scenarios compared with common random numbers see the
-    same firms judged the same way).
+    same firms judged the same way). The attributes lenders read at application
+    are views of :data:`APPLICANT_RECORD` records (``self.applicant``), one
+    cache line per seat; the others are plain columns.
 
     Loan columns: ``has_loan``, ``loan_amount``, ``loan_bank``,
     ``loan_guarantor`` (:data:`DIRECT` for direct loans), ``loan_rate``,
@@ -61,32 +103,28 @@ class SMEPopulation:
     ``loan_recovery`` (recovery fraction).
     """
 
-    def __init__(self, n, params, n_guarantors, guarantor_weights, rng):
+    def __init__(self, n, params, guarantor_weights, rng):
         self.n = n
         self.p = params
         self.rng = rng
-        self.n_guarantors = n_guarantors
-        self.guarantor_weights = np.asarray(guarantor_weights, dtype=float)
+        # cumulative shares of the categorical draws (as ``Generator.choice`` builds them)
+        self.cdf = {
+            "sector": _cdf(params["population.sector_shares"]),
+            "size": _cdf(params["population.size_shares"]),
+            "bank": _cdf(params["bank.market_shares"]),
+            "guarantor": _cdf(guarantor_weights),
+        }
         self.next_firm_id = 0
         self.exits = 0  # firms that have left the sample (for counts of distinct firms)
         f8, i8 = np.float64, np.int8
         self.firm_id = np.zeros(n, np.int64)
-        self.sector = np.zeros(n, i8)
-        self.size = np.zeros(n, i8)
         self.revenue = np.zeros(n, f8)
-        self.pd = np.zeros(n, f8)
         self.rho = np.zeros(n, f8)
-        self.first_time = np.zeros(n, bool)
-        self.collateral = np.zeros(n, f8)
-        self.ip = np.zeros(n, f8)
-        self.receivables = np.zeros(n, f8)
-        self.request = np.zeros(n, f8)
-        self.bank = np.zeros(n, i8)
-        self.guarantor = np.zeros(n, np.int16)
-        self.eps_bank = np.zeros(n, np.float32)
-        self.eps_guarantor = np.zeros(n, np.float32)
-        self.u_route = np.zeros(n, np.float32)
-        self.u_cover = np.zeros(n, np.float32)
+        # request, collateral, receivables, ip, pd, eps_bank, eps_guarantor, u_route,
+        # u_cover, guarantor, sector, size, bank, first_time: views of the records
+        self.applicant = _line_aligned(n, APPLICANT_RECORD)
+        for name in APPLICANT_RECORD.names:
+            setattr(self, name, self.applicant[name])
         self.served = np.zeros(n, bool)  # got a new loan during the reported horizon
         # loan state
         self.has_loan = np.zeros(n, bool)
@@ -118,8 +156,8 @@ class SMEPopulation:
         p, rng = self.p, self.rng
         self.firm_id[rows] = np.arange(self.next_firm_id, self.next_firm_id + k)
         self.next_firm_id += k
-        sector = rng.choice(len(SECTORS), size=k, p=p["population.sector_shares"])
-        size = rng.choice(3, size=k, p=p["population.size_shares"])
+        sector = self._categorical("sector", k)
+        size = self._categorical("size", k)
         med = np.asarray(p["population.revenue_median"])[size]
         revenue = med * np.exp(p["population.revenue_dispersion"] * rng.standard_normal(k))
         sig = p["credit.pd_dispersion"]
@@ -151,10 +189,8 @@ class SMEPopulation:
         sd = p["demand.amount_dispersion"]
         request = revenue * p["demand.loan_to_revenue"] * np.exp(sd * rng.standard_normal(k))
         self.request[rows] = np.clip(request, 1e4, p["demand.max_loan"])
-        self.bank[rows] = rng.choice(
-            len(p["bank.market_shares"]), size=k, p=p["bank.market_shares"]
-        )
-        self.guarantor[rows] = rng.choice(self.n_guarantors, size=k, p=self.guarantor_weights)
+        self.bank[rows] = self._categorical("bank", k)
+        self.guarantor[rows] = self._categorical("guarantor", k)
         self.eps_bank[rows] = rng.standard_normal(k)
         self.eps_guarantor[rows] = rng.standard_normal(k)
         self.u_route[rows] = rng.random(k)
@@ -164,6 +200,14 @@ class SMEPopulation:
         else:
             self.first_time[rows] = True
         self.served[rows] = False
+
+    def _categorical(self, name: str, k: int) -> np.ndarray:
+        """``k`` draws of a category index with the shares ``self.cdf[name]`` accumulates.
+
+        The same draws as ``rng.choice(len(shares), size=k, p=shares)``, without
+        re-validating the shares at every call.
+        """
+        return self.cdf[name].searchsorted(self.rng.random(k), side="right")
 
     def _correlation(self, pd, revenue):
         p = self.p
@@ -189,9 +233,3 @@ class SMEPopulation:
         self.has_loan[rows] = False
         self.hazard[rows] = 0.0
         self.loan_guarantor[rows] = DIRECT
-
-    # ------------------------------------------------------------ derived data
-    def small_micro(self, rows=None) -> np.ndarray:
-        """Whether firms are micro or small (not medium)."""
-        size = self.size if rows is None else self.size[rows]
-        return size <= 1
