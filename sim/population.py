@@ -19,38 +19,66 @@ import numpy as np
 from .credit_risk import basel_corporate_correlation, basel_retail_correlation
 from .parameters import SECTORS
 
-__all__ = ["SMEPopulation", "DIRECT", "APPLICANT_RECORD"]
+__all__ = ["SMEPopulation", "DIRECT", "APPLICANT_RECORD", "LOAN_RECORD"]
 
 #: ``loan_guarantor`` value of a direct (unguaranteed) loan.
 DIRECT = -1
 
-_APPLICANT_FIELDS = [
-    ("request", "f8"),
-    ("collateral", "f8"),
-    ("receivables", "f8"),
-    ("ip", "f8"),
-    ("pd", "f8"),
-    ("eps_bank", "f4"),
-    ("eps_guarantor", "f4"),
-    ("u_route", "f4"),
-    ("u_cover", "f4"),
-    ("guarantor", "i2"),
-    ("sector", "i1"),
-    ("size", "i1"),
-    ("bank", "i1"),
-    ("first_time", "?"),
-]
+def _cache_line_record(fields: list[tuple[str, str]]) -> np.dtype:
+    """A record type of the packed ``fields`` padded to 64 bytes (one cache line)."""
+    packed = np.dtype(fields)
+    if packed.itemsize > 64:
+        raise ValueError(f"record of {packed.itemsize} bytes does not fit a cache line")
+    return np.dtype(
+        {
+            "names": packed.names,
+            "formats": [packed.fields[name][0] for name in packed.names],
+            "offsets": [packed.fields[name][1] for name in packed.names],
+            "itemsize": 64,
+        }
+    )
+
+
 #: The firm attributes lenders read when a firm applies, stored together as one
 #: 64-byte record per seat (a cache line): gathering the month's applicants then
 #: reads one line per firm from memory instead of one per attribute.
-_PACKED = np.dtype(_APPLICANT_FIELDS)
-APPLICANT_RECORD = np.dtype(
-    {
-        "names": _PACKED.names,
-        "formats": [_PACKED.fields[name][0] for name in _PACKED.names],
-        "offsets": [_PACKED.fields[name][1] for name in _PACKED.names],
-        "itemsize": 64,
-    }
+APPLICANT_RECORD = _cache_line_record(
+    [
+        ("request", "f8"),
+        ("collateral", "f8"),
+        ("receivables", "f8"),
+        ("ip", "f8"),
+        ("pd", "f8"),
+        ("eps_bank", "f4"),
+        ("eps_guarantor", "f4"),
+        ("u_route", "f4"),
+        ("u_cover", "f4"),
+        ("guarantor", "i2"),
+        ("sector", "i1"),
+        ("size", "i1"),
+        ("bank", "i1"),
+        ("first_time", "?"),
+    ]
+)
+
+#: The terms of a firm's loan, one 64-byte record per seat (booking writes, and a
+#: default reads, one line per loan). ``has_loan`` and ``hazard`` stay plain columns:
+#: every month's default draw compares the whole ``hazard`` column.
+LOAN_RECORD = _cache_line_record(
+    [
+        ("loan_amount", "f8"),
+        ("loan_rate", "f8"),
+        ("loan_fee", "f8"),
+        ("loan_pd", "f8"),
+        ("loan_recovery", "f8"),
+        ("loan_relief", "f8"),
+        ("loan_start", "i4"),
+        ("loan_maturity", "i4"),
+        ("loan_guarantor", "i2"),
+        ("loan_bank", "i1"),
+        ("loan_reg", "?"),
+        ("loan_nf", "?"),
+    ]
 )
 
 
@@ -116,31 +144,24 @@ class SMEPopulation:
         }
         self.next_firm_id = 0
         self.exits = 0  # firms that have left the sample (for counts of distinct firms)
-        f8, i8 = np.float64, np.int8
         self.firm_id = np.zeros(n, np.int64)
-        self.revenue = np.zeros(n, f8)
-        self.rho = np.zeros(n, f8)
+        self.revenue = np.zeros(n)
+        self.rho = np.zeros(n)
         # request, collateral, receivables, ip, pd, eps_bank, eps_guarantor, u_route,
         # u_cover, guarantor, sector, size, bank, first_time: views of the records
         self.applicant = _line_aligned(n, APPLICANT_RECORD)
         for name in APPLICANT_RECORD.names:
             setattr(self, name, self.applicant[name])
         self.served = np.zeros(n, bool)  # got a new loan during the reported horizon
-        # loan state
+        # loan state: loan_amount, loan_rate, loan_fee, loan_pd, loan_recovery,
+        # loan_relief (funding relief, fraction p.a., paid by the PBOC), loan_start,
+        # loan_maturity, loan_guarantor, loan_bank, loan_reg, loan_nf: views of the records
+        self.loan = _line_aligned(n, LOAN_RECORD)
+        for name in LOAN_RECORD.names:
+            setattr(self, name, self.loan[name])
+        self.loan_guarantor[:] = DIRECT
         self.has_loan = np.zeros(n, bool)
-        self.loan_amount = np.zeros(n, f8)
-        self.loan_bank = np.zeros(n, i8)
-        self.loan_guarantor = np.full(n, DIRECT, np.int16)
-        self.loan_rate = np.zeros(n, f8)
-        self.loan_fee = np.zeros(n, f8)
-        self.loan_start = np.zeros(n, np.int32)
-        self.loan_maturity = np.zeros(n, np.int32)
-        self.loan_pd = np.zeros(n, f8)
         self.hazard = np.zeros(n, np.float32)
-        self.loan_reg = np.zeros(n, bool)
-        self.loan_nf = np.zeros(n, bool)
-        self.loan_recovery = np.zeros(n, f8)
-        self.loan_relief = np.zeros(n, f8)  # funding relief (fraction p.a.) paid by the PBOC
         self.draw_firms(np.arange(n), initial=True)
 
     # ------------------------------------------------------------------ firms
