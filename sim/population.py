@@ -24,6 +24,7 @@ __all__ = ["SMEPopulation", "DIRECT", "APPLICANT_RECORD", "LOAN_RECORD"]
 #: ``loan_guarantor`` value of a direct (unguaranteed) loan.
 DIRECT = -1
 
+
 def _cache_line_record(fields: list[tuple[str, str]]) -> np.dtype:
     """A record type of the packed ``fields`` padded to 64 bytes (one cache line)."""
     packed = np.dtype(fields)
