@@ -9,7 +9,8 @@ Measures, in ONE process so that ratios compare like with like:
    compare per SME-month (demand) plus one per active loan-month (defaults);
 3. Mesa's own ``model.agents.shuffle_do("step")`` over 100,000 agents with an empty
    ``step``: ns per agent-step;
-4. scaling of ns per SME-month at 10k, 100k and 1M SMEs.
+4. scaling of ns per SME-month at 10k, 100k and 1M SMEs;
+5. where the step's time goes: ms per month in each stage (``profile_step.py``).
 
 Every timing is the median of ``--repeats`` runs. Usage::
 
@@ -33,6 +34,9 @@ import numpy as np
 
 import sim
 from sim.scenario import load_scenario
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import profile_step  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "beijing_2022.toml"
@@ -154,6 +158,10 @@ def main(argv=None) -> int:
             flush=True,
         )
 
+    profile_months = min(months, 60)
+    stages = profile_step.profile(n, profile_months)
+    print("\n".join(profile_step.table(stages)), flush=True)
+
     if args.no_write:
         return 0
     lines = [
@@ -192,6 +200,13 @@ def main(argv=None) -> int:
         "| SMEs | ns per SME-month |",
         "|---|---|",
         *[f"| {size:,} | {ns:.1f} |" for size, ns in scaling],
+        "",
+        f"## Where the time goes ({n:,} SMEs x {profile_months} months, one run)",
+        "",
+        "Each stage that `GuaranteeMarket.step` calls, timed by wrapping it "
+        "(`benchmarks/profile_step.py`).",
+        "",
+        *profile_step.table(stages),
         "",
     ]
     path = Path(args.out)
