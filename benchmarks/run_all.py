@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smes", type=int, default=1_000_000)
     ap.add_argument("--months", type=int, default=120)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument(
         "--scaling",
         default="10000,100000,1000000",
@@ -119,7 +119,14 @@ def main(argv=None) -> int:
     cmd = "python benchmarks/run_all.py " + " ".join(argv if argv is not None else sys.argv[1:])
 
     print(f"flagship: beijing_2022, {n:,} SMEs x {months} months, {reps} repeats", flush=True)
-    runs = [flagship(n, months, seed) for seed in range(reps)]
+    # the floor kernels run interleaved with the flagship runs, so that drift in the
+    # machine's speed affects model and floor alike
+    runs, floors, floors32 = [], [], []
+    for seed in range(reps):
+        runs.append(flagship(n, months, seed))
+        active_share = runs[-1]["active_share"]
+        floors.append(floor_kernel(n, months, active_share, 100 + seed))
+        floors32.append(floor_kernel(n, months, active_share, 200 + seed, np.float32))
     construct = median([r["construct"] for r in runs])
     run_s = median([r["run"] for r in runs])
     active = median([r["active_share"] for r in runs])
@@ -131,10 +138,8 @@ def main(argv=None) -> int:
         flush=True,
     )
 
-    floor = median([floor_kernel(n, months, active, 100 + s) for s in range(reps)])
-    ns_floor = floor / (n * months) * 1e9
-    floor32 = median([floor_kernel(n, months, active, 200 + s, np.float32) for s in range(reps)])
-    ns_floor32 = floor32 / (n * months) * 1e9
+    ns_floor = median(floors) / (n * months) * 1e9
+    ns_floor32 = median(floors32) / (n * months) * 1e9
     print(
         f"floor kernel: {ns_floor:.1f} ns/SME-month float64 (ratio {ns_model / ns_floor:.1f}x), "
         f"{ns_floor32:.1f} float32 (ratio {ns_model / ns_floor32:.1f}x)",

@@ -387,7 +387,9 @@ class Guarantor(Institution):
         )
         liability = (1.0 - s_bank - ceded) * amount * m.weight
         priority = (apps.small_micro[sel] & (amount <= 5e6)) | apps.relief[sel]
-        order = np.lexsort((np.arange(sel.size), ~priority, g))
+        # by guarantor, priority first, then arrival (a stable sort of one narrow key)
+        key = 2 * g + ~priority
+        order = np.argsort(key.astype(np.min_scalar_type(key.max())), kind="stable")
         need = np.where(conc_ok, liability, 0.0)[order]
         fits = np.zeros(sel.size, bool)
         fits[order] = conc_ok[order] & (group_cumsum(need, g[order]) <= room_g[g[order]])
