@@ -28,7 +28,7 @@ SCENARIO = ROOT / "scenarios" / "beijing_2022.toml"
 STAGES = [
     (GuaranteeMarket, "update_macro_state", False),
     (GuaranteeMarket, "take_applications", False),
-    (Bank, "screen", False),
+    (Bank, "screen", True),
     (Guarantor, "underwrite", True),
     (Government, "offer_fee_subsidies", False),
     (GuaranteeMarket, "decide_take_up", False),

@@ -68,16 +68,21 @@ def flagship(n: int, months: int, seed: int) -> dict:
 def floor_kernel(n: int, months: int, active_share: float, seed: int, dtype=np.float64) -> float:
     """Seconds for the irreducible work: a uniform draw and compare per SME-month and per
     active loan-month (``dtype`` of the draws: float64, numpy's default, or float32 as the
-    model draws them)."""
+    model draws them).
+
+    The minimal numpy realisation: draws into preallocated buffers, compares, and counts
+    the hits (``count_nonzero``, the cheapest use of the result).
+    """
     rng = np.random.default_rng(seed)
     n_active = int(round(active_share * n))
     hazard = np.full(n_active, 0.002, dtype=dtype)
+    u_demand, u_default = np.empty(n, dtype), np.empty(n_active, dtype)
     t0 = time.perf_counter()
     count = 0
     for _ in range(months):
-        applying = rng.random(n, dtype=dtype) < 0.05
-        defaults = rng.random(n_active, dtype=dtype) < hazard
-        count += int(applying.sum()) + int(defaults.sum())
+        applying = rng.random(out=u_demand, dtype=dtype) < 0.05
+        defaults = rng.random(out=u_default, dtype=dtype) < hazard
+        count += np.count_nonzero(applying) + np.count_nonzero(defaults)
     return time.perf_counter() - t0
 
 
@@ -141,8 +146,8 @@ def main(argv=None) -> int:
     ns_floor = median(floors) / (n * months) * 1e9
     ns_floor32 = median(floors32) / (n * months) * 1e9
     print(
-        f"floor kernel: {ns_floor:.1f} ns/SME-month float64 (ratio {ns_model / ns_floor:.1f}x), "
-        f"{ns_floor32:.1f} float32 (ratio {ns_model / ns_floor32:.1f}x)",
+        f"floor kernel: {ns_floor:.2f} ns/SME-month float64 (ratio {ns_model / ns_floor:.1f}x), "
+        f"{ns_floor32:.2f} float32 (ratio {ns_model / ns_floor32:.1f}x)",
         flush=True,
     )
 
@@ -192,9 +197,10 @@ def main(argv=None) -> int:
         f"| peak memory (RSS, whole process) | {rss:.0f} MB | <= 1024 MB |",
         f"| construction of the model incl. {n:,} SME agents | {construct:.2f} s | < 5 s |",
         f"| floor kernel (uniform draw + compare per SME-month and per active loan-month; "
-        f"{active:.0%} of SME-months have a loan), float64 draws | {ns_floor:.1f} ns | |",
+        f"{active:.0%} of SME-months have a loan; preallocated buffers, hits counted), "
+        f"float64 draws | {ns_floor:.2f} ns | |",
         f"| model / floor (float64 floor) | {ns_model / ns_floor:.1f}x | <= 12x |",
-        f"| floor kernel with float32 draws, as the model draws them | {ns_floor32:.1f} ns | |",
+        f"| floor kernel with float32 draws, as the model draws them | {ns_floor32:.2f} ns | |",
         f"| model / floor (float32 floor) | {ns_model / ns_floor32:.1f}x | |",
         f"| Mesa `shuffle_do('step')`, empty step, 100,000 agents | {ns_mesa:.0f} ns/agent-step "
         f"| |",

@@ -161,24 +161,24 @@ class Bank(Institution):
         self.index = index
         self.kind = kind
 
-    def screen(self, apps: Applications) -> None:
-        """Decide route and rate for this bank's applicants (fills ``apps`` in place)."""
-        p = self.model.params
-        n_banks = len(self.model.banks)
-        sel = apps.group("by_bank", lambda: np.ones(apps.n, bool), apps.bank, n_banks)[self.index]
-        if sel.size == 0:
+    @staticmethod
+    def screen(banks: list[Bank], apps: Applications) -> None:
+        """Decide route and rate for every applicant, by its house bank (fills ``apps``).
+
+        All banks apply the same rule to their own applicants, so it is evaluated for
+        every bank's applicants in one pass over the columns.
+        """
+        if apps.n == 0:
             return
-        pd = apps.pd[sel]
-        eps = apps.eps_bank[sel]
+        p = banks[0].model.params
+        pd, eps, prior = apps.pd, apps.eps_bank, apps.prior_log
         aversion = p["information.uncertainty_aversion"]
-        sigma = screening_noise(p["bank.screening_noise"], apps.first_time[sel], p)
+        sigma = screening_noise(p["bank.screening_noise"], apps.first_time, p)
         tau = p["credit.pd_dispersion"]
-        prior = apps.prior_log[sel]
         est, dec = estimate_pd(pd, eps, sigma, aversion, prior, tau)
-        lgd_direct = apps.lgd_direct[sel]
-        direct_ok = dec * lgd_direct <= p["bank.direct_el_tolerance"]
-        pledge_ok = apps.pledge_ok[sel]
-        substitute = direct_ok & pledge_ok & (apps.u_route[sel] < p["bank.guarantee_substitution"])
+        direct_ok = dec * apps.lgd_direct <= p["bank.direct_el_tolerance"]
+        pledge_ok = apps.pledge_ok
+        substitute = direct_ok & pledge_ok & (apps.u_route < p["bank.guarantee_substitution"])
         direct = direct_ok & ~substitute
         refer = ~direct & pledge_ok
 
@@ -186,22 +186,22 @@ class Bank(Institution):
         # screening effort on guaranteed loans ~ retained share^m, noise ~ effort^-1/2
         sigma_g = sigma * max(s_bank, 1e-6) ** (-0.5 * p["bank.moral_hazard"])
         est_g, dec_g = estimate_pd(pd, eps, sigma_g, aversion, prior, tau)
-        lgd_g = apps.lgd_guaranteed[sel]
+        lgd_g = apps.lgd_guaranteed
         relief = p["bank.funding_relief"] if s_bank >= 0.2 - 1e-12 else 0.0
         # the relief margin (paid by the PBOC) can absorb expected loss: it raises
         # the bank's willingness to take its share
         ok_g = s_bank * dec_g * lgd_g <= p["bank.guarantee_el_tolerance"] + relief
         base = p["bank.funding_cost"] + p["bank.operating_cost"]
         markup = p["bank.risk_markup"]
-        rate_direct = base + markup * est * lgd_direct
+        rate_direct = base + markup * est * apps.lgd_direct
         rate_g = base - relief + markup * s_bank * est_g * lgd_g
 
-        apps.route[sel] = np.where(direct, DIRECT_ROUTE, np.where(refer, GUARANTEE_ROUTE, REJECT))
-        apps.additional[sel] = ~direct_ok
-        apps.rate[sel] = np.where(direct, rate_direct, rate_g)
-        apps.bank_pd[sel] = np.where(direct, est, est_g)
-        apps.bank_ok_guaranteed[sel] = ok_g
-        apps.relief_rate[sel] = np.where(direct, 0.0, relief)
+        apps.route[:] = np.where(direct, DIRECT_ROUTE, np.where(refer, GUARANTEE_ROUTE, REJECT))
+        apps.additional[:] = ~direct_ok
+        apps.rate[:] = np.where(direct, rate_direct, rate_g)
+        apps.bank_pd[:] = np.where(direct, est, est_g)
+        apps.bank_ok_guaranteed[:] = ok_g
+        apps.relief_rate[:] = np.where(direct, 0.0, relief)
 
 
 class Guarantor(Institution):

@@ -172,26 +172,9 @@ class Applications:
             prior_log=prior_log,
         )
 
-    def group(self, name: str, mask, key: np.ndarray, n: int) -> list[np.ndarray]:
-        """Indices of the entries where ``mask()`` holds, split by ``key`` (0..n-1).
-
-        Computed once per ``name`` and month (each institution then takes its own
-        slice instead of scanning all applications); indices ascend within a group.
-        """
-        groups = self._groups.get(name)
-        if groups is None:
-            idx = np.flatnonzero(mask())
-            k = key[idx].astype(np.min_scalar_type(n))  # narrow ints: a radix sort
-            order = np.argsort(k, kind="stable")
-            bounds = np.searchsorted(k[order], np.arange(n + 1))
-            groups = [idx[order[bounds[j] : bounds[j + 1]]] for j in range(n)]
-            self._groups[name] = groups
-        return groups
-
     def __post_init__(self):
         n = self.rows.size
         self.n = n
-        self._groups: dict[str, list[np.ndarray]] = {}
         self.route = np.zeros(n, np.int8)
         self.additional = np.zeros(n, bool)
         self.rate = np.zeros(n)

@@ -214,7 +214,7 @@ class GuaranteeMarket(mesa.Model):
 
         self.update_macro_state()  # 1. systematic and sector factors, shocks
         apps = self.take_applications()  # 2. exits, entrants, who applies for how much
-        self.agents_by_type[Bank].do("screen", apps)  # 3. direct / refer / reject
+        Bank.screen(self.banks, apps)  # 3. direct / refer / reject
         Guarantor.underwrite(self.guarantors, apps)  # 4. approve, fee, cession
         self.government.offer_fee_subsidies(apps)  #    fee-reduction subsidy
         self.decide_take_up(apps)  #    firms accept or walk away
