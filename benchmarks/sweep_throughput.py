@@ -60,7 +60,7 @@ def throughput(specs, workers: int) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--smes", type=int, default=5000)
+    ap.add_argument("--smes", type=int, default=20000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
