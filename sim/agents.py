@@ -565,11 +565,13 @@ class Government(mesa.Agent):
             & apps.small_micro
             & (apps.fee - rate <= p["government.fee_subsidy_threshold"])
         )
-        cut = np.where(eligible, np.minimum(rate, apps.fee), 0.0)  # at most the fee itself
-        cost = cut * apps.amount * self.model.weight * term
-        eligible &= np.cumsum(cost) <= self.fee_subsidy_remaining
-        apps.subsidy[eligible] = cut[eligible]
-        apps.fee[eligible] -= cut[eligible]
+        offers = np.flatnonzero(eligible)
+        cut = np.minimum(rate, apps.fee[offers])  # at most the fee itself
+        cost = cut * apps.amount[offers] * self.model.weight * term
+        funded = np.cumsum(cost) <= self.fee_subsidy_remaining  # in order of application
+        offers, cut = offers[funded], cut[funded]
+        apps.subsidy[offers] = cut
+        apps.fee[offers] -= cut
 
     def evaluate_and_inject(self) -> None:
         """Yearly performance evaluation and capital replenishment."""
