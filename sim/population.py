@@ -149,17 +149,13 @@ class SMEPopulation:
         self.revenue = np.zeros(n)
         self.rho = np.zeros(n)
         # request, collateral, receivables, ip, pd, eps_bank, eps_guarantor, u_route,
-        # u_cover, guarantor, sector, size, bank, first_time: views of the records
+        # u_cover, guarantor, sector, size, bank, first_time: fields of these records
         self.applicant = _line_aligned(n, APPLICANT_RECORD)
-        for name in APPLICANT_RECORD.names:
-            setattr(self, name, self.applicant[name])
         self.served = np.zeros(n, bool)  # got a new loan during the reported horizon
         # loan state: loan_amount, loan_rate, loan_fee, loan_pd, loan_recovery,
         # loan_relief (funding relief, fraction p.a., paid by the PBOC), loan_start,
-        # loan_maturity, loan_guarantor, loan_bank, loan_reg, loan_nf: views of the records
+        # loan_maturity, loan_guarantor, loan_bank, loan_reg, loan_nf: fields of these records
         self.loan = _line_aligned(n, LOAN_RECORD)
-        for name in LOAN_RECORD.names:
-            setattr(self, name, self.loan[name])
         self.loan_guarantor[:] = DIRECT
         self.has_loan = np.zeros(n, bool)
         self.hazard = np.zeros(n, np.float32)
@@ -255,3 +251,21 @@ class SMEPopulation:
         self.has_loan[rows] = False
         self.hazard[rows] = 0.0
         self.loan_guarantor[rows] = DIRECT
+
+
+def _record_field(records: str, name: str) -> property:
+    """Read-only attribute giving the ``name`` column as a view of the ``records`` array.
+
+    Derived on access (never stored), so that copies of a population stay consistent;
+    write through it with ``population.name[rows] = ...``.
+    """
+    return property(
+        lambda self: getattr(self, records)[name],
+        doc=f"``{name}`` column: a writable view of the ``{records}`` records.",
+    )
+
+
+for _name in APPLICANT_RECORD.names:
+    setattr(SMEPopulation, _name, _record_field("applicant", _name))
+for _name in LOAN_RECORD.names:
+    setattr(SMEPopulation, _name, _record_field("loan", _name))
