@@ -39,6 +39,29 @@ NO_BATCH, BANK_LED, GUARANTOR_LED = 0, 1, 2
 BATCH_MODES = {"none": NO_BATCH, "bank_led": BANK_LED, "guarantor_led": GUARANTOR_LED}
 
 
+def stable_order(labels: np.ndarray) -> np.ndarray:
+    """Indices that sort small non-negative integer ``labels``, ties in original order.
+
+    The labels are cast to the narrowest integer type first: numpy's stable sort of
+    such a type is a radix sort, much faster than a comparison sort.
+    """
+    if labels.size == 0:
+        return np.zeros(0, np.intp)
+    return np.argsort(labels.astype(np.min_scalar_type(labels.max())), kind="stable")
+
+
+def group_sums(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    """Sum of ``values`` in each group ``0..n-1``.
+
+    Each group is summed as numpy sums the subset ``values[groups == j]`` (pairwise, in
+    the original order), so the result is the same as that mask-per-group loop.
+    """
+    order = stable_order(groups)
+    bounds = np.searchsorted(groups[order], np.arange(n + 1))
+    v = values[order]
+    return np.array([v[bounds[j] : bounds[j + 1]].sum() for j in range(n)])
+
+
 def group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Running sum of ``values`` within each group, in the original order.
 
@@ -46,8 +69,7 @@ def group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """
     if values.size == 0:
         return values.astype(float)
-    # a stable sort of the narrowest integer type is a radix sort
-    order = np.argsort(groups.astype(np.min_scalar_type(groups.max())), kind="stable")
+    order = stable_order(groups)
     v = values[order].astype(float)
     g = groups[order]
     cs = np.cumsum(v)
@@ -388,8 +410,7 @@ class Guarantor(Institution):
         liability = (1.0 - s_bank - ceded) * amount * m.weight
         priority = (apps.small_micro[sel] & (amount <= 5e6)) | apps.relief[sel]
         # by guarantor, priority first, then arrival (a stable sort of one narrow key)
-        key = 2 * g + ~priority
-        order = np.argsort(key.astype(np.min_scalar_type(key.max())), kind="stable")
+        order = stable_order(2 * g + ~priority)
         need = np.where(conc_ok, liability, 0.0)[order]
         fits = np.zeros(sel.size, bool)
         fits[order] = conc_ok[order] & (group_cumsum(need, g[order]) <= room_g[g[order]])

@@ -24,6 +24,7 @@ from .agents import (
     Guarantor,
     NationalFund,
     Reguarantor,
+    group_sums,
 )
 from .applications import DIRECT_ROUTE, GUARANTEE_ROUTE, REJECT, Applications
 from .credit_risk import conditional_pd, monthly_hazard
@@ -600,7 +601,7 @@ class GuaranteeMarket(mesa.Model):
         self.national_fund.record(
             alloc.compensation[covered].sum(), released[covered].sum(), alloc.national_fund.sum()
         )
-        by_g = _sums_by(released, g[gi], len(self.guarantors))
+        by_g = group_sums(released, g[gi], len(self.guarantors))
         for guarantor in self.guarantors:
             guarantor.year["compensation"] += by_g[guarantor.index]
             guarantor.year["released"] += by_g[guarantor.index]
@@ -661,7 +662,7 @@ class GuaranteeMarket(mesa.Model):
         released = (1.0 - self.shares[3]) * loan.amount * w
         covered = is_g & loan.nf
         self.national_fund.record(0.0, released[covered].sum(), 0.0)
-        by_g = _sums_by(released[is_g], g[is_g], len(self.guarantors))
+        by_g = group_sums(released[is_g], g[is_g], len(self.guarantors))
         for guarantor in self.guarantors:
             guarantor.year["released"] += by_g[guarantor.index]
         self.record["guarantee_released"] += released[is_g].sum()
@@ -749,14 +750,6 @@ class GuaranteeMarket(mesa.Model):
 
 
 # ============================================================================ helpers
-def _sums_by(values: np.ndarray, key: np.ndarray, n: int) -> np.ndarray:
-    """Sums of ``values`` by ``key`` (0..n-1), each group summed as numpy sums a subset."""
-    order = np.argsort(key.astype(np.min_scalar_type(n)), kind="stable")
-    bounds = np.searchsorted(key[order], np.arange(n + 1))
-    v = values[order]
-    return np.array([v[bounds[j] : bounds[j + 1]].sum() for j in range(n)])
-
-
 def _seed_sequence(rng) -> np.random.SeedSequence:
     if isinstance(rng, np.random.SeedSequence):
         return rng
