@@ -173,13 +173,10 @@ def waterfall_inputs(draw):
     return exposure, shares, reg, nf, draw(budget), draw(budget)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, database=None)
-@given(waterfall_inputs())
-def test_waterfall_conserves_loss(data):
-    """Hypothesis: for random shares, coverage masks and budgets the parties sum to the exposure,
-    no loss is negative, no covering party pays above its share and budgets hold."""
+def _allocate(data):
+    """``allocate_loss`` of one ``waterfall_inputs`` example."""
     e, shares, reg, nf, cf_budget, nf_budget = data
-    a = allocate_loss(
+    return allocate_loss(
         e,
         shares,
         reguarantor_covers=reg,
@@ -187,6 +184,15 @@ def test_waterfall_conserves_loss(data):
         comp_fund_available=cf_budget,
         national_fund_available=nf_budget,
     )
+
+
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(waterfall_inputs())
+def test_waterfall_conserves_loss(data):
+    """Hypothesis: for random shares, coverage masks and budgets the parties sum to the exposure,
+    no loss is negative, no covering party pays above its share and budgets hold."""
+    e, shares, reg, nf, cf_budget, nf_budget = data
+    a = _allocate(data)
     tol = 1e-9 * np.maximum(e, 1.0)
     np.testing.assert_allclose(a.total(), e, rtol=1e-12, atol=1e-6)
     for party, loss in a.by_party().items():
@@ -217,15 +223,8 @@ def test_waterfall_conserves_loss(data):
 @given(waterfall_inputs(), st.data())
 def test_recoveries_shared_pro_rata(data, more):
     """Hypothesis: recoveries are split pro rata to the losses borne and sum to the recovery."""
-    e, shares, reg, nf, cf_budget, nf_budget = data
-    a = allocate_loss(
-        e,
-        shares,
-        reguarantor_covers=reg,
-        national_fund_covers=nf,
-        comp_fund_available=cf_budget,
-        national_fund_available=nf_budget,
-    )
+    e = data[0]
+    a = _allocate(data)
     frac = more.draw(
         hnp.arrays(np.float64, e.shape, elements=st.floats(0.0, 1.0, allow_nan=False, width=64))
     )
