@@ -221,7 +221,6 @@ class Bank(Institution):
         apps.route[:] = np.where(direct, DIRECT_ROUTE, np.where(refer, GUARANTEE_ROUTE, REJECT))
         apps.additional[:] = ~direct_ok
         apps.rate[:] = np.where(direct, rate_direct, rate_g)
-        apps.bank_pd[:] = np.where(direct, est, est_g)
         apps.bank_ok_guaranteed[:] = ok_g
         apps.relief_rate[:] = np.where(direct, 0.0, relief)
 
@@ -333,7 +332,7 @@ class Guarantor(Institution):
         amount = apps.amount[sel]
         reg_ok = m.reguarantor.eligible(amount, apps.small_micro[sel])
         nf_ok = reg_ok & m.national_fund.covers(amount, apps.u_cover[sel])
-        s_g, s_r, s_n, s_b, s_c = m.params.shares()
+        s_g, s_r, s_n, s_b, s_c = m.shares
         cf_open = m.government.comp_fund_remaining > 0
         cover = s_r * reg_ok + s_n * (nf_ok & m.national_fund.sharing) + (s_c if cf_open else 0.0)
         # the guarantor counts a fraction of the cover it gets as lower risk
@@ -375,6 +374,7 @@ class Guarantor(Institution):
 
         apps.approved[sel] = approved
         apps.in_batch[sel] = in_batch
+        apps.batch_mode[sel] = mode
         apps.fee[sel] = fee
         apps.reg_ok[sel] = reg_ok
         apps.nf_ok[sel] = nf_ok
@@ -547,10 +547,9 @@ class Government(mesa.Agent):
     - system building: share of new guarantees under re-guarantee (target 80%).
     """
 
-    def __init__(self, model, account: int, comp_fund_account: int):
+    def __init__(self, model, account: int):
         super().__init__(model)
         self.account = account
-        self.comp_fund_account = comp_fund_account
         self.new_year()
 
     def new_year(self) -> None:

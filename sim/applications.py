@@ -140,15 +140,16 @@ class Applications:
         )
         recovery = np.minimum(1.0, base + realised / amount)
         lgd_guaranteed = 1.0 - np.minimum(1.0, haircut * (hard + r + i) / amount)
-        # lenders' prior: the mean PD of the firm's size class and sector
+        # lenders' prior: the mean PD of the firm's size class and sector (a table of
+        # size class x sector, looked up per applicant)
         tau = p["credit.pd_dispersion"]
         prior = (
             p["credit.pd"]
-            * np.asarray(p["credit.size_pd_multipliers"])[size]
-            * np.asarray(p["credit.sector_pd_multipliers"])[sector]
-            * sector_multiplier[sector]
+            * np.asarray(p["credit.size_pd_multipliers"])[:, None]
+            * np.asarray(p["credit.sector_pd_multipliers"])[None, :]
+            * sector_multiplier[None, :]
         )
-        prior_log = np.log(np.clip(prior, 1e-9, 0.999)) - 0.5 * tau * tau
+        prior_log = (np.log(np.clip(prior, 1e-9, 0.999)) - 0.5 * tau * tau)[size, sector]
         return cls(
             rows=rows,
             amount=amount,
@@ -178,11 +179,11 @@ class Applications:
         self.route = np.zeros(n, np.int8)
         self.additional = np.zeros(n, bool)
         self.rate = np.zeros(n)
-        self.bank_pd = np.zeros(n)  # the bank's PD estimate used for pricing
         self.bank_ok_guaranteed = np.zeros(n, bool)
         self.relief_rate = np.zeros(n)
         self.approved = np.zeros(n, bool)
         self.in_batch = np.zeros(n, bool)
+        self.batch_mode = np.zeros(n, np.int8)  # the bank-guarantor pair's batch mode
         self.fee = np.zeros(n)
         self.subsidy = np.zeros(n)
         self.delay = np.zeros(n)

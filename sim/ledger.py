@@ -66,13 +66,23 @@ class Ledger:
 
     def __init__(self, accounts, opening):
         self.accounts = list(accounts)
-        self.index = {a: i for i, a in enumerate(self.accounts)}
+        self._parties: dict[str, np.ndarray] = {}
         n = len(self.accounts)
         self.opening = np.asarray(opening, dtype=float).copy()
         self.balance = self.opening.copy()
         self.month = np.zeros((len(FLOW_KINDS), n, n))
         self.total = np.zeros_like(self.month)
         self.recording = False
+
+    def party(self, name: str) -> np.ndarray:
+        """Indices of a party's accounts: the account ``name`` or those named ``name:...``."""
+        if name not in self._parties:
+            prefix = f"{name}:"
+            self._parties[name] = np.array(
+                [i for i, a in enumerate(self.accounts) if a == name or a.startswith(prefix)],
+                dtype=np.intp,
+            )
+        return self._parties[name]
 
     def new_month(self) -> None:
         """Start a month: clear the month's flows."""

@@ -17,6 +17,7 @@ from scipy.special import ndtri
 
 from .agents import (
     BATCH_MODES,
+    GUARANTOR_LED,
     NO_BATCH,
     SME,
     Bank,
@@ -106,7 +107,6 @@ class GuaranteeMarket(mesa.Model):
         seed_seq = _seed_sequence(rng)
         children = seed_seq.spawn(len(STREAMS) + 1)
         super().__init__(rng=np.random.default_rng(children[0]))
-        self.seed_sequence = seed_seq
         streams = dict(zip(STREAMS, (np.random.default_rng(c) for c in children[1:]), strict=True))
         self.rng_macro = streams["macro"]
         self.rng_demand = streams["demand"]
@@ -149,7 +149,7 @@ class GuaranteeMarket(mesa.Model):
         ]
         self.reguarantor = Reguarantor(self, "reguarantor", self.acct["reguarantor"])
         self.national_fund = NationalFund(self, "national_fund", self.acct["national_fund"])
-        self.government = Government(self, self.acct["government"], self.acct["comp_fund"])
+        self.government = Government(self, self.acct["government"])
         self.bank_accounts = np.array([b.account for b in self.banks])
         self.guarantor_accounts = np.array([g.account for g in self.guarantors])
         self.batch_mode = _batch_pairs(p, n_banks, len(self.guarantors))
@@ -305,10 +305,12 @@ class GuaranteeMarket(mesa.Model):
         # one pass over all firms; the few below ``upper`` are then sorted out
         low = np.flatnonzero(u < max(upper, exit_rate))
         low = low[~s.has_loan[low]]
-        s.replace(low[u[low] < exit_rate])
-        rows = low[u[low] >= exit_rate] if upper > exit_rate else low[:0]
+        u_low = u[low]
+        exiting = u_low < exit_rate
+        s.replace(low[exiting])
+        rows = low[~exiting]  # empty when no one applies (then upper == exit_rate)
         # the applicant's rescaled uniform is its take-up draw, uniform on [0, 1)
-        u_take = (u[rows] - exit_rate) / (upper - exit_rate) if rows.size else u[rows]
+        u_take = (u_low[~exiting] - exit_rate) / (upper - exit_rate) if rows.size else u_low[:0]
         apps = Applications.gather(
             s, rows, u_take, self.sector_pd_multiplier, self.relief_sectors, p
         )
@@ -343,12 +345,8 @@ class GuaranteeMarket(mesa.Model):
         # bank screening cost: every application except those a guarantor approved
         # for the bank in 见担即贷 batch mode
         w = self.weight
-        bank_led_free = (
-            guaranteed
-            & apps.in_batch
-            & (self.batch_mode[apps.bank, apps.guarantor] == BATCH_MODES["guarantor_led"])
-        )
-        counts = np.bincount(apps.bank[~bank_led_free], minlength=len(self.banks)) * w
+        unscreened = apps.in_batch & (apps.batch_mode == GUARANTOR_LED)
+        counts = np.bincount(apps.bank[~unscreened], minlength=len(self.banks)) * w
         self.ledger.transfer(
             "screening_cost",
             self.bank_accounts,
@@ -423,39 +421,42 @@ class GuaranteeMarket(mesa.Model):
         # ---- fees and subsidies (charged up front for the term, % p.a.)
         years = term / 12.0
         g_idx = idx[is_g]
-        g_amount = apps.amount[g_idx] * w
-        g_acc = self.guarantor_accounts[apps.guarantor[g_idx]]
+        g_principal = amount[is_g]
+        g_amount = g_principal * w
+        gk = loan.guarantor[is_g]
+        g_acc = self.guarantor_accounts[gk]
+        g_fee = apps.fee[g_idx]
+        g_reg, g_nf = loan.reg[is_g], loan.nf[is_g]
         borrowers, gov = self.acct["borrowers"], self.acct["government"]
-        fee = apps.fee[g_idx] * g_amount * years
-        self.ledger.transfer("guarantee_fee", borrowers, g_acc, fee)
-        reg_risk = p["reguarantor.share"] * apps.reg_ok[g_idx] * g_amount
+        fee_amount = g_fee * g_amount
+        self.ledger.transfer("guarantee_fee", borrowers, g_acc, fee_amount * years)
+        reg_risk = p["reguarantor.share"] * g_reg * g_amount
         self.ledger.transfer(
             "reguarantee_fee",
             g_acc,
             self.reguarantor.account,
-            self.reguarantor.fee_rate(apps.amount[g_idx]) * reg_risk * years,
+            self.reguarantor.fee_rate(g_principal) * reg_risk * years,
         )
-        nf_risk = p["national_fund.share"] * apps.nf_ok[g_idx] * g_amount
+        nf_risk = p["national_fund.share"] * g_nf * g_amount
         self.ledger.transfer(
             "national_fund_fee",
             g_acc,
             self.national_fund.account,
-            self.national_fund.fee_rate(apps.amount[g_idx]) * nf_risk * years,
+            self.national_fund.fee_rate(g_principal) * nf_risk * years,
         )
         subsidy = apps.subsidy[g_idx] * g_amount * years
         self.ledger.transfer("fee_subsidy", gov, g_acc, subsidy)
         self.government.fee_subsidy_remaining -= subsidy.sum()
 
         # ---- the month's record and the guarantors' evaluation statistics
-        sm = apps.small_micro[g_idx]
-        gk = apps.guarantor[g_idx]
+        sm = loan.small_micro[is_g]
         ng = len(self.guarantors)
         stats = {
             "volume": g_amount,
             "small_micro": g_amount * sm,
-            "le_10m": g_amount * (apps.amount[g_idx] <= 1e7),
-            "fee_amount": apps.fee[g_idx] * g_amount,
-            "ceded": g_amount * apps.reg_ok[g_idx],
+            "le_10m": g_amount * (g_principal <= 1e7),
+            "fee_amount": fee_amount,
+            "ceded": g_amount * g_reg,
         }
         for key, values in stats.items():
             by_g = np.bincount(gk, values, ng)
@@ -469,14 +470,14 @@ class GuaranteeMarket(mesa.Model):
         r["new_first_time"] = np.count_nonzero(apps.first_time[idx]) * w
         r["new_additional"] = amt_w[is_g & apps.additional[idx]].sum()
         r["new_guaranteed_small_micro"] = g_amount[sm].sum()
-        r["new_guaranteed_le_5m"] = g_amount[apps.amount[g_idx] <= 5e6].sum()
-        r["new_guaranteed_fee_amount"] = (apps.fee[g_idx] * g_amount).sum()
-        r["new_guaranteed_all_in_amount"] = ((apps.fee + apps.rate)[g_idx] * g_amount).sum()
-        r["new_rate_amount"] = (apps.rate[idx] * amt_w).sum()
+        r["new_guaranteed_le_5m"] = g_amount[g_principal <= 5e6].sum()
+        r["new_guaranteed_fee_amount"] = fee_amount.sum()
+        r["new_guaranteed_all_in_amount"] = ((g_fee + loan.rate[is_g]) * g_amount).sum()
+        r["new_rate_amount"] = (loan.rate * amt_w).sum()
         r["new_guaranteed_delay_amount"] = (apps.delay[g_idx] * g_amount).sum()
-        r["new_exposed"] = amt_w[self.exposed_sectors[apps.sector[idx]]].sum()
-        r["guarantees_ceded"] = g_amount[apps.reg_ok[g_idx]].sum()
-        r["guarantees_nf_covered"] = g_amount[apps.nf_ok[g_idx]].sum()
+        r["new_exposed"] = amt_w[self.exposed_sectors[loan.sector]].sum()
+        r["guarantees_ceded"] = g_amount[g_reg].sum()
+        r["guarantees_nf_covered"] = g_amount[g_nf].sum()
         r["fee_subsidies"] = subsidy.sum()
 
     def _loan_columns(self, rows: np.ndarray) -> LoanColumns:
@@ -545,22 +546,23 @@ class GuaranteeMarket(mesa.Model):
         rows = np.flatnonzero(u < s.hazard)
         if rows.size == 0:
             return
-        exposure = s.loan_amount[rows] * w
-        g = s.loan_guarantor[rows]
+        loan = self._loan_columns(rows)
+        exposure = loan.amount * w
+        g = loan.guarantor
         is_g = g >= 0
-        bank_acc = self.bank_accounts[s.loan_bank[rows]]
+        bank_acc = self.bank_accounts[loan.bank]
         borrowers = self.acct["borrowers"]
         led = self.ledger
         led.transfer("writedown", bank_acc, borrowers, exposure)
 
         gi = np.flatnonzero(is_g)
         e_g = exposure[gi]
-        nf_cover = s.loan_nf[rows[gi]] & self.national_fund.sharing
+        covered = loan.nf[gi]  # by the National Fund, if it is sharing
         alloc = allocate_loss(
             e_g,
             self.shares,
-            reguarantor_covers=s.loan_reg[rows[gi]],
-            national_fund_covers=nf_cover,
+            reguarantor_covers=loan.reg[gi],
+            national_fund_covers=covered & self.national_fund.sharing,
             comp_fund_available=self.government.comp_fund_remaining,
             national_fund_available=self.national_fund.available(),
         )
@@ -597,23 +599,21 @@ class GuaranteeMarket(mesa.Model):
 
         # statistics: compensation rate, National Fund cap, evaluation
         released = alloc.compensation  # the guarantee liability released by compensation
-        covered = s.loan_nf[rows[gi]]
-        self.national_fund.record(
-            alloc.compensation[covered].sum(), released[covered].sum(), alloc.national_fund.sum()
-        )
+        released_covered = released[covered].sum()
+        self.national_fund.record(released_covered, released_covered, alloc.national_fund.sum())
         by_g = group_sums(released, g[gi], len(self.guarantors))
         for guarantor in self.guarantors:
             guarantor.year["compensation"] += by_g[guarantor.index]
             guarantor.year["released"] += by_g[guarantor.index]
         r["defaults_direct"] = np.count_nonzero(~is_g) * w
         r["defaults_guaranteed"] = gi.size * w
-        r["defaults_exposed"] = np.count_nonzero(self.exposed_sectors[s.sector[rows]]) * w
+        r["defaults_exposed"] = np.count_nonzero(self.exposed_sectors[loan.sector]) * w
         r["defaulted_exposure"] = exposure.sum()
         r["compensation"] = alloc.compensation.sum()
         r["guarantee_released"] += released.sum()
         r["comp_fund_payouts"] = alloc.comp_fund.sum()
 
-        self._add_stocks(self._loan_columns(rows), -1.0)
+        self._add_stocks(loan, -1.0)
         s.replace(rows)
 
     # ------------------------------------------------------------- stage 6b

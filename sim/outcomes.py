@@ -157,11 +157,6 @@ SUMMARY_FIELDS: tuple[str, ...] = (
 )
 
 
-def _accounts(ledger: Ledger, party: str) -> list[int]:
-    prefix = f"{party}:"
-    return [i for i, a in enumerate(ledger.accounts) if a == party or a.startswith(prefix)]
-
-
 def party_losses(ledger: Ledger, *, total: bool = False) -> dict[str, float]:
     """Credit losses net of recoveries booked by each party, from the ledger's flows.
 
@@ -179,13 +174,13 @@ def party_losses(ledger: Ledger, *, total: bool = False) -> dict[str, float]:
     """
     f = ledger.flows
     out = {}
-    bank = _accounts(ledger, "bank")
+    bank = ledger.party("bank")
     out["bank"] = (
         f("writedown", total=total)[bank].sum()
         - f("compensation", total=total)[:, bank].sum()
         - f("recovery", total=total)[:, bank].sum()
     )
-    g = _accounts(ledger, "guarantor")
+    g = ledger.party("guarantor")
     reimb = sum(
         f(k, total=total)[:, g].sum()
         for k in (
@@ -202,7 +197,7 @@ def party_losses(ledger: Ledger, *, total: bool = False) -> dict[str, float]:
         ("national_fund", "national_fund_reimbursement"),
         ("comp_fund", "comp_fund_reimbursement"),
     ):
-        a = _accounts(ledger, party)
+        a = ledger.party(party)
         out[party] = f(kind, total=total)[a].sum() - f("recovery", total=total)[:, a].sum()
     return {k: float(v) for k, v in out.items()}
 
@@ -210,11 +205,9 @@ def party_losses(ledger: Ledger, *, total: bool = False) -> dict[str, float]:
 def _guarantee_recoveries(ledger: Ledger) -> float:
     """Recoveries received by the guarantee side (all parties but the banks), horizon total."""
     rec = ledger.flows("recovery", total=True)
-    side = [
-        i
-        for p in ("guarantor", "reguarantor", "national_fund", "comp_fund")
-        for i in _accounts(ledger, p)
-    ]
+    side = np.concatenate(
+        [ledger.party(p) for p in ("guarantor", "reguarantor", "national_fund", "comp_fund")]
+    )
     return float(rec[:, side].sum())
 
 
@@ -239,6 +232,7 @@ def summarize(model) -> dict[str, float]:
     w = model.weight
     lending = t["new_direct"] + t["new_guaranteed"]
     losses = party_losses(led, total=True)
+    side_recoveries = _guarantee_recoveries(led)
     out = {
         "lending_volume": lending,
         "default_rate": annual_rate(
@@ -293,10 +287,10 @@ def summarize(model) -> dict[str, float]:
         "net_loss_rate": _ratio(t["defaulted_exposure"] - t["recoveries"], lending),
         "guarantor_net_loss": losses["guarantor"] - t["write_off_tax_relief"],
         "net_leverage": _ratio(last["guarantee_liability_net"], last["guarantor_equity"]),
-        "recovery_ratio": _ratio(_guarantee_recoveries(led), t["compensation"]),
+        "recovery_ratio": _ratio(side_recoveries, t["compensation"]),
         "compensation_paid": t["compensation"],
         "guarantee_released": t["guarantee_released"],
-        "guarantee_side_recoveries": _guarantee_recoveries(led),
+        "guarantee_side_recoveries": side_recoveries,
         "guaranteed_volume_per_year": t["new_guaranteed"] * 12.0 / max(model.horizon, 1),
         "mean_evaluation_score": float(np.nanmean([g.score for g in model.guarantors]))
         if any(np.isfinite(g.score) for g in model.guarantors)

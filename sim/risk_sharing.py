@@ -128,14 +128,14 @@ def allocate_loss(
     """
     e = np.asarray(exposure, dtype=float)
     s = np.asarray(shares, dtype=float)
-    if s.ndim == 1:
-        s = np.broadcast_to(s, (e.shape[0], 5))
-    if s.shape != (e.shape[0], 5):
+    if s.shape not in ((5,), (e.shape[0], 5)):
         raise ValueError(f"shares must have shape (5,) or ({e.shape[0]}, 5), got {s.shape}")
     if np.any(e < 0):
         raise ValueError("exposure must be non-negative")
-    if np.any(s < 0) or not np.allclose(s.sum(axis=1), 1.0, atol=1e-9):
+    if np.any(s < 0) or not np.allclose(s.sum(axis=-1), 1.0, atol=1e-9):
         raise ValueError("shares must be non-negative and sum to 1")
+    if s.ndim == 1:  # one split for every loan (checked once, before broadcasting)
+        s = np.broadcast_to(s, (e.shape[0], 5))
     if comp_fund_available < 0 or national_fund_available < 0:
         raise ValueError("available budgets must be non-negative")
     bank = s[:, 3] * e
