@@ -34,6 +34,7 @@ front-end files Solara would otherwise fetch from a CDN) and ``ipyvuetify<3``.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import socket
@@ -54,7 +55,14 @@ from .model import GuaranteeMarket
 from .parameters import REGISTRY, RISK_SHARE_KEYS, SECTORS, Parameter
 from .plots import PARTIES, PARTY_LABELS, YI
 from .risk_sharing import PRESETS
-from .scenario import Scenario, ScenarioError, default_scenario, load_scenario
+from .scenario import (
+    PRESET_KEY,
+    Scenario,
+    ScenarioError,
+    copy_value,
+    default_scenario,
+    load_scenario,
+)
 
 __all__ = [
     "DEFAULT_HOST",
@@ -79,7 +87,6 @@ DEFAULT_PORT = 8765
 DEFAULT_N_SMES = 5000
 N_SMES_CHOICES = (1000, 2000, 5000, 10_000, 20_000, 50_000)
 DEFAULTS_LABEL = "(registry defaults)"
-PRESET_KEY = "risk_sharing.preset"
 N_SMES_KEY = "run.n_smes"
 SEED_KEY = "seed"
 #: Risk shares move in whole percentage points.
@@ -103,17 +110,18 @@ OTHER_GROUP = "Other levers"
 
 
 # --------------------------------------------------------------------------- controls
-def control_keys() -> list[str]:
+@functools.cache
+def control_keys() -> tuple[str, ...]:
     """Registry keys that get a dashboard control, in registry order.
 
     Every main lever (``Parameter.lever``), the shock parameters and the
-    compensation-fund budgets.
+    compensation-fund budgets. The registry is immutable, so this is computed once.
     """
-    return [
+    return tuple(
         k
         for k, p in REGISTRY.items()
         if p.lever or any(k.startswith(e) if e.endswith(".") else k == e for e in EXTRA_KEYS)
-    ]
+    )
 
 
 def group_of(key: str) -> str:
@@ -395,14 +403,10 @@ class Session:
 
     @staticmethod
     def _values_of(scenario: Scenario, n_smes: int, seed: int) -> dict[str, Any]:
-        values = {k: _copy(scenario[k]) for k in control_keys()}
+        values = {k: copy_value(scenario[k]) for k in control_keys()}
         values[N_SMES_KEY] = n_smes
         values[SEED_KEY] = seed
         return values
-
-
-def _copy(v):
-    return list(v) if isinstance(v, list) else v
 
 
 def _error_group(message: str, default: str) -> str:

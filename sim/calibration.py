@@ -337,12 +337,8 @@ def write_baseline_block(path, result: CalibrationResult) -> None:
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     base = load_scenario(path)
-    values: dict = {}
-    for key, v in result.parameters.items():
-        k, _ = _split(key)
-        if k not in values:
-            values[k] = list(base[k]) if isinstance(base[k], list) else base[k]
-        FreeParameter(key, 0, 1).set(values, v)
+    free = [FreeParameter(key, 0, 1) for key in result.parameters]
+    values = _overrides(base, free, result.parameters.values())
     lines = [BLOCK_START]
     for k, v in values.items():
         if isinstance(v, list):

@@ -111,19 +111,24 @@ HEADLINE = (
 )
 
 
-def format_value(outcome: str, value: float) -> str:
-    """Human-readable value with its unit (亿元 = 1e8 yuan for money, % for rates)."""
+def format_value(outcome: str, value: float, diff: bool = False) -> str:
+    """Human-readable value with its unit (亿元 = 1e8 yuan for money, % for rates).
+
+    With ``diff``, a signed difference: rates in percentage points (``pp``), money
+    in 亿元 without the unit, anything else to four significant digits.
+    """
     if value != value:  # NaN
         return "n/a"
+    sign = "+" if diff else ""
     if outcome in _PCT:
-        return f"{100 * value:.2f}%"
+        return f"{100 * value:{sign}.2f}" + (" pp" if diff else "%")
     if outcome in _YUAN:
-        return f"{value / 1e8:,.1f} 亿元"
-    if outcome == "leverage":
+        return f"{value / 1e8:{sign},.1f}" + ("" if diff else " 亿元")
+    if not diff and outcome == "leverage":
         return f"{value:.2f}x"
-    if outcome in ("borrowers", "first_time_borrowers"):
+    if not diff and outcome in ("borrowers", "first_time_borrowers"):
         return f"{value:,.0f}"
-    return f"{value:.4g}"
+    return f"{value:{sign}.4g}"
 
 
 # --------------------------------------------------------------------------- commands
@@ -135,6 +140,24 @@ def cli():
     Run a scenario, compare policy scenarios with common random numbers, list
     and validate scenario files. See README.md for the quick start.
     """
+
+
+# Options several commands share, each declared once.
+_quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+_overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Replace files in a non-empty --out folder."
+)
+
+
+def _workers_option(default: int | None = 1, high: int = 256, per: str = ""):
+    """``--workers`` (``default`` None: one per CPU); results do not depend on it."""
+    return click.option(
+        "--workers",
+        default=default,
+        show_default="one per CPU" if default is None else True,
+        type=click.IntRange(1, high),
+        help=f"Local worker processes{per} (1 = in-process); results are identical for any number.",
+    )
 
 
 def _replication_options(set_help: str, reps: tuple[int, int, str], seed_help: str, out_help: str):
@@ -162,17 +185,9 @@ def _replication_options(set_help: str, reps: tuple[int, int, str], seed_help: s
                 click.option(
                     "--out", default=None, type=click.Path(file_okay=False), help=out_help
                 ),
-                click.option(
-                    "--workers",
-                    default=1,
-                    show_default=True,
-                    type=click.IntRange(1, 256),
-                    help="Local worker processes; results are identical for any number.",
-                ),
-                click.option(
-                    "--overwrite", is_flag=True, help="Replace files in a non-empty --out folder."
-                ),
-                click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+                _workers_option(),
+                _overwrite_option,
+                _quiet_option,
             ]
         ):
             f = opt(f)
@@ -202,7 +217,7 @@ def run(scenario, sets, reps, seed, out, workers, overwrite, quiet):
         res = run_replications(sc, reps, seed, workers=workers, progress=bar.update)
     _print_means(res.summary)
     if out_dir:
-        _write_outputs(out_dir, res, started)
+        _write_outputs(_prepare_out(out_dir, overwrite=True), res, started)
 
 
 def _print_means(summary) -> None:
@@ -216,9 +231,9 @@ def _print_means(summary) -> None:
 
 
 def _write_outputs(out_dir: Path, res, started, **extra) -> None:
+    """Write the tables and manifest of ``res`` to ``out_dir`` (prepared by the caller)."""
     from .outputs import build_manifest, write_json, write_parquet
 
-    _prepare_out(out_dir, overwrite=True)
     write_parquet(res.summary, out_dir / "summary.parquet")
     write_parquet(res.timeseries, out_dir / "timeseries.parquet")
     reps = int(res.summary["replication"].nunique())
@@ -279,20 +294,11 @@ def print_comparison(diffs, names) -> None:
         line = f"{o:32s}{format_value(o, d.loc[(o, base), 'mean']):>{w[base]}s}"
         for n in names[1:]:
             row = d.loc[(o, n)]
-            ci = f"[{_fmt_diff(o, row['ci_low'])}, {_fmt_diff(o, row['ci_high'])}]"
-            diff = _fmt_diff(o, row["diff"])
+            low, high = (format_value(o, row[c], diff=True) for c in ("ci_low", "ci_high"))
+            ci = f"[{low}, {high}]"
+            diff = format_value(o, row["diff"], diff=True)
             line += f"{format_value(o, row['mean']):>{w[n]}s}{diff:>22s}{ci:>26s}"
         click.echo(line)
-
-
-def _fmt_diff(outcome: str, v: float) -> str:
-    if v != v:
-        return "n/a"
-    if outcome in _PCT:
-        return f"{100 * v:+.2f} pp"
-    if outcome in _YUAN:
-        return f"{v / 1e8:+,.1f}"
-    return f"{v:+.4g}"
 
 
 @cli.command()
@@ -333,16 +339,12 @@ def scenarios(directory):
 
 
 def _default_workers() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _sweep_options(f):
-    f = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")(f)
-    f = click.option("--overwrite", is_flag=True, help="Start afresh in a non-empty --out folder.")(
-        f
-    )
+    f = _quiet_option(f)
+    f = _overwrite_option(f)
     f = click.option(
         "--resume",
         is_flag=True,
@@ -354,12 +356,7 @@ def _sweep_options(f):
         metavar="ADDRESS",
         help="Dask scheduler, e.g. tcp://127.0.0.1:8786 (instead of --workers).",
     )(f)
-    f = click.option(
-        "--workers",
-        default=None,
-        type=click.IntRange(1, 1024),
-        help="Local worker processes (default: the CPUs; 1 = in-process).",
-    )(f)
+    f = _workers_option(default=None, high=1024)(f)
     f = click.option(
         "--out",
         required=True,
@@ -452,6 +449,12 @@ def _execute_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet
     return sweep, specs, summary, counts
 
 
+def _fail_if_runs_failed(counts) -> None:
+    """Exit code 1 (after the outputs are written) if any run of the sweep failed."""
+    if counts["failed"]:
+        raise RunsFailed(f"{counts['failed']} of {counts['total']} runs failed (see status, error)")
+
+
 def _report_counts(counts, out) -> None:
     click.echo(
         f"{counts['total']} runs: {counts['ok']} ran, {counts['skipped']} already finished, "
@@ -470,8 +473,7 @@ def sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     """
     _, _, _, counts = _execute_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet)
     _report_counts(counts, out)
-    if counts["failed"]:
-        raise RunsFailed(f"{counts['failed']} of {counts['total']} runs failed (see status, error)")
+    _fail_if_runs_failed(counts)
 
 
 @cli.command()
@@ -511,8 +513,7 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     with pd.option_context("display.width", 120, "display.max_columns", 20):
         click.echo(table.round(4).to_string(index=False))
     click.echo(f"wrote {out_dir}/sensitivity.parquet, sensitivity.csv, sensitivity.png")
-    if counts["failed"]:
-        raise RunsFailed(f"{counts['failed']} of {counts['total']} runs failed (see status, error)")
+    _fail_if_runs_failed(counts)
 
 
 @cli.command()
@@ -557,13 +558,7 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     is_flag=True,
     help="Write the calibrated values into the scenario's calibrated block.",
 )
-@click.option(
-    "--workers",
-    default=1,
-    show_default=True,
-    type=click.IntRange(1, 256),
-    help="Local processes per evaluation (results do not depend on it).",
-)
+@_workers_option(per=" per evaluation")
 @click.option(
     "--step",
     default=0.5,
@@ -578,7 +573,7 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     type=click.IntRange(1, 600),
     help="Months reported per run (the 2021 year after the burn-in).",
 )
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_quiet_option
 def calibrate(
     scenario, n_smes, reps, seed, max_evals, report, write, workers, step, horizon, quiet
 ):

@@ -16,7 +16,7 @@ figure behind it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -49,8 +49,6 @@ SHOCK_SECTORS: tuple[str, ...] = ("transport", "catering", "accommodation", "tou
 SIZE_CLASSES: tuple[str, ...] = ("micro", "small", "medium")
 #: Bank types, one bank agent each.
 BANK_TYPES: tuple[str, ...] = ("large_state_owned", "joint_stock", "city_commercial", "rural")
-
-KINDS = ("float", "int", "bool", "choice", "floats", "sectors")
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,6 @@ class Parameter:
     sums_to_one: bool = False
     measure: int | None = None
     lever: bool = False
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def section(self) -> str:
@@ -1480,49 +1477,53 @@ def check_value(param: Parameter, value: Any) -> tuple[Any, str | None]:
         allowed.
     """
     kind = param.kind
-    allowed = param.allowed()
     if kind == "bool":
-        return (value, None) if isinstance(value, bool) else (value, f"expected {allowed}")
+        return (value, None) if isinstance(value, bool) else (value, _expected(param))
     if kind == "choice":
         if isinstance(value, str) and value in param.choices:
             return value, None
-        return value, f"expected {allowed}"
+        return value, _expected(param)
     if kind == "sectors":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return value, f"expected {allowed}"
+            return value, _expected(param)
         bad = [v for v in value if v not in SECTORS]
         if bad:
-            return value, f"unknown sector {bad[0]!r}; expected {allowed}"
+            return value, f"unknown sector {bad[0]!r}; {_expected(param)}"
         if len(set(value)) != len(value):
             return value, "sectors must not repeat"
         return list(value), None
     if kind == "floats":
         if not isinstance(value, list) or len(value) != param.length:
-            return value, f"expected {allowed}"
+            return value, _expected(param)
         out = []
         for v in value:
-            v, err = _check_number(param, v, "float", allowed)
+            v, err = _check_number(param, v, "float")
             if err:
                 return value, err
             out.append(v)
         if param.sums_to_one and not math.isclose(sum(out), 1.0, abs_tol=1e-9):
-            return value, f"must sum to 1 (sum is {sum(out):.6g}); expected {allowed}"
+            return value, f"must sum to 1 (sum is {sum(out):.6g}); {_expected(param)}"
         return out, None
-    return _check_number(param, value, kind, allowed)
+    return _check_number(param, value, kind)
 
 
-def _check_number(param, value, kind, allowed):
+def _expected(param: Parameter) -> str:
+    """The "expected ..." part of an error message (built only when there is an error)."""
+    return f"expected {param.allowed()}"
+
+
+def _check_number(param, value, kind):
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return value, f"expected {allowed}"
+        return value, _expected(param)
     if kind == "int":
         if not isinstance(value, int):
-            return value, f"expected {allowed}"
+            return value, _expected(param)
     else:
         value = float(value)
         if not math.isfinite(value):
-            return value, f"not a finite number; expected {allowed}"
+            return value, f"not a finite number; {_expected(param)}"
     if (param.low is not None and value < param.low) or (
         param.high is not None and value > param.high
     ):
-        return value, f"out of range; expected {allowed}"
+        return value, f"out of range; {_expected(param)}"
     return value, None

@@ -92,7 +92,7 @@ def fee_and_leverage(ts: pd.DataFrame):
     for name in _scenarios(m):
         d = m[m["scenario"] == name]
         axes[0].plot(d["month"], 100 * d["avg_guarantee_fee"], label=name)
-        (line,) = axes[1].plot(d["month"], d["leverage"], label=name)
+        axes[1].plot(d["month"], d["leverage"], label=name)
     axes[0].axhline(1.0, color="grey", ls=":", lw=1, label="State Council 2019 target 1%")
     axes[0].set_ylabel("Average guarantee fee (% p.a.)")
     axes[0].set_title("Guarantee fee on new guarantees")
