@@ -13,18 +13,18 @@ the documentation cannot drift from it unnoticed::
     python -m sim.documentation docs/ODD.md          # rewrite the table in place
     python -m sim.documentation --check docs/ODD.md  # exit 1 if the table is stale
 
-This module imports nothing from the package but :mod:`sim.parameters`.
+This module imports nothing from the package but :mod:`sim.parameters` and
+:mod:`sim.outputs` (which imports only the standard library).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .outputs import atomic_path
 from .parameters import REGISTRY, Parameter
 
 __all__ = [
@@ -264,20 +264,6 @@ def render_odd(text: str, registry: Mapping[str, Parameter] | None = None) -> st
     return text[:begin] + "\n\n" + parameter_table(registry) + "\n\n" + text[end:]
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: rewrite or check the parameter table of a document.
 
@@ -325,7 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if new == text:
         print(f"{path}: parameter table already up to date")
         return EXIT_OK
-    _write_atomic(path, new)
+    with atomic_path(path, keep_mode=True) as tmp:
+        tmp.write_text(new, encoding="utf-8", newline="")
     print(f"{path}: parameter table rewritten from the registry")
     return EXIT_OK
 

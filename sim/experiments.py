@@ -32,6 +32,7 @@ __all__ = [
     "Comparison",
     "paired_differences",
     "make_executor",
+    "InProcessExecutor",
 ]
 
 
@@ -76,10 +77,22 @@ def _task(args):
     return run_replication(scenario, seed, rep, timeseries=timeseries)
 
 
-def make_executor(workers: int) -> cf.Executor | None:
-    """A local process pool for ``workers > 1`` (``None`` means run in-process)."""
+class InProcessExecutor(cf.Executor):
+    """An executor that runs each task in the calling process when submitted."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - recorded on the future
+            fut.set_exception(exc)
+        return fut
+
+
+def make_executor(workers: int) -> cf.Executor:
+    """A local process pool for ``workers > 1``, an :class:`InProcessExecutor` otherwise."""
     if workers <= 1:
-        return None
+        return InProcessExecutor()
     ctx = multiprocessing.get_context("forkserver")
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
 
@@ -87,14 +100,13 @@ def make_executor(workers: int) -> cf.Executor | None:
 def _map(tasks: list, workers: int, progress: Callable[[int], None] | None) -> list:
     """Run tasks in order of submission, in-process or on a process pool."""
     results: list = [None] * len(tasks)
-    executor = make_executor(workers)
-    if executor is None:
+    if workers <= 1:  # one at a time, in order: the first failure stops the loop
         for i, t in enumerate(tasks):
             results[i] = _task(t)
             if progress:
                 progress(1)
         return results
-    with executor:
+    with make_executor(workers) as executor:
         futures = {executor.submit(_task, t): i for i, t in enumerate(tasks)}
         for fut in cf.as_completed(futures):
             results[futures[fut]] = fut.result()
@@ -254,7 +266,7 @@ def compare(
     rng : int
         Root seed.
     overrides : dict, optional
-        Applied to every scenario (e.g. ``{"run.n_smes": 5000}``).
+        Applied to every scenario, over its own overrides (e.g. ``{"run.n_smes": 5000}``).
 
     Returns
     -------
@@ -262,14 +274,9 @@ def compare(
         ``summary``, ``timeseries`` and ``differences`` (see
         :func:`paired_differences`).
     """
-    resolved = [
-        s if isinstance(s, Scenario) else load_scenario(s, overrides=overrides) for s in scenarios
-    ]
+    resolved = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     if overrides:
-        resolved = [
-            s if s.overrides.keys() >= overrides.keys() else s.with_overrides(overrides)
-            for s in resolved
-        ]
+        resolved = [s.with_overrides(overrides) for s in resolved]
     res = run_replications(resolved, replications, rng, workers=workers, progress=progress)
     diffs = paired_differences(res.summary, resolved[0].name)
     return Comparison(res.summary, res.timeseries, res.scenarios, res.seed, diffs)

@@ -24,6 +24,7 @@ __all__ = [
     "write_parquet",
     "write_json",
     "atomic_path",
+    "json_default",
     "build_manifest",
 ]
 
@@ -91,10 +92,15 @@ _FILE_MODE = 0o666 & ~_umask()
 
 
 class atomic_path:  # noqa: N801 - used as a context manager, like open()
-    """Context manager yielding a temporary path that is renamed to ``target`` on success."""
+    """Context manager yielding a temporary path that is renamed to ``target`` on success.
 
-    def __init__(self, target):
+    The file gets mode ``0o666`` less the umask, or with ``keep_mode`` the permission
+    bits of an existing ``target``. On failure the temporary file is removed.
+    """
+
+    def __init__(self, target, *, keep_mode: bool = False):
         self.target = Path(target)
+        self.keep_mode = keep_mode
 
     def __enter__(self) -> Path:
         fd, tmp = tempfile.mkstemp(
@@ -105,11 +111,18 @@ class atomic_path:  # noqa: N801 - used as a context manager, like open()
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            os.chmod(self.tmp, _FILE_MODE)  # mkstemp creates 0600; results are for sharing
-            os.replace(self.tmp, self.target)
-        else:
+        if exc_type is not None:
             self.tmp.unlink(missing_ok=True)
+            return False
+        try:
+            mode = _FILE_MODE  # mkstemp creates 0600; results are for sharing
+            if self.keep_mode and self.target.exists():
+                mode = self.target.stat().st_mode & 0o777
+            os.chmod(self.tmp, mode)
+            os.replace(self.tmp, self.target)
+        except BaseException:
+            self.tmp.unlink(missing_ok=True)
+            raise
         return False
 
 
@@ -123,18 +136,16 @@ def write_parquet(df, target) -> Path:
 def write_json(obj, target) -> Path:
     """Write JSON atomically."""
     with atomic_path(target) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=_json_default, ensure_ascii=False))
+        tmp.write_text(json.dumps(obj, indent=2, default=json_default, ensure_ascii=False))
     return Path(target)
 
 
-def _json_default(o):
-    try:
-        import numpy as np
+def json_default(o):
+    """``default`` of :func:`json.dumps`: numpy scalars as Python numbers, anything else as str."""
+    import numpy as np
 
-        if isinstance(o, np.generic):
-            return o.item()
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(o, np.generic):
+        return o.item()
     return str(o)
 
 

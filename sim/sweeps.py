@@ -42,6 +42,7 @@ on. A final merge writes ``summary.parquet`` (one row per run),
 from __future__ import annotations
 
 import concurrent.futures as cf
+import functools
 import hashlib
 import itertools
 import json
@@ -66,7 +67,6 @@ __all__ = [
     "execute",
     "merge",
     "model_task",
-    "InProcessExecutor",
     "make_sweep_executor",
 ]
 
@@ -119,7 +119,17 @@ class Design:
         return {"num_vars": len(self.names), "names": list(self.names), "bounds": list(self.bounds)}
 
     def matrix(self) -> list[tuple]:
-        """Design points, one tuple of factor values per point (natural units)."""
+        """Design points, one tuple of factor values per point (natural units).
+
+        Computed once per design (loading, planning and analysing a sweep all ask for it).
+        """
+        return list(self._points)
+
+    @functools.cached_property
+    def _points(self) -> tuple[tuple, ...]:
+        return tuple(self._sample())
+
+    def _sample(self) -> list[tuple]:
         if self.method == "grid":
             return [tuple(p) for p in itertools.product(*self.values)]
         if self.method == "lhs":
@@ -242,11 +252,7 @@ def load_sweep(path) -> Sweep:
     base_path = (path.parent / base_ref).resolve()
     if not base_path.is_file():
         raise ScenarioError(f"{src}: base = {base_ref!r}: file not found ({base_path})")
-    base = load_scenario(base_path)
-    try:
-        base = base.with_overrides(fixed, source=f"{src} [set]")
-    except ScenarioError:
-        raise
+    base = load_scenario(base_path).with_overrides(fixed, source=f"{src} [set]")
     balance = data.get("balance")
     if balance is not None and balance not in RISK_SHARE_KEYS:
         raise ScenarioError(
@@ -364,10 +370,7 @@ def point_values(sweep: Sweep, point: tuple) -> dict[str, Any]:
 def point_scenario(sweep: Sweep, index: int, point: tuple) -> Scenario:
     """The resolved scenario of a design point (validated)."""
     vals = point_values(sweep, point)
-    try:
-        sc = sweep.base.with_overrides(vals, source=f"{sweep.path} point {index}")
-    except ScenarioError:
-        raise
+    sc = sweep.base.with_overrides(vals, source=f"{sweep.path} point {index}")
     from dataclasses import replace
 
     return replace(sc, name=f"{sweep.name}#{index}")
@@ -417,18 +420,6 @@ def model_task(spec: RunSpec):
     return run_replication(spec.scenario, spec.seed, spec.replication)
 
 
-class InProcessExecutor(cf.Executor):
-    """An executor that runs each task in the calling process when submitted."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        fut = cf.Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - recorded on the future
-            fut.set_exception(exc)
-        return fut
-
-
 class SweepExecutor:
     """The executor a sweep runs on, rebuildable after a worker process dies.
 
@@ -441,7 +432,6 @@ class SweepExecutor:
     """
 
     def __init__(self, workers: int = 1, scheduler: str | None = None):
-        self.scheduler = scheduler
         self.client = None
         if scheduler:
             from distributed import Client
@@ -455,12 +445,9 @@ class SweepExecutor:
     def _new(self) -> cf.Executor:
         if self.client is not None:
             return self.client.get_executor()
-        if self.workers <= 1:
-            return InProcessExecutor()
-        import multiprocessing
+        from .experiments import make_executor
 
-        ctx = multiprocessing.get_context("forkserver")
-        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        return make_executor(self.workers)
 
     def rebuild(self) -> cf.Executor:
         """Replace a broken executor (a worker process died) with a fresh one."""
@@ -502,23 +489,31 @@ def _write_run(out: Path, spec: RunSpec, row: dict, ts) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .outputs import atomic_path
+    from .outputs import atomic_path, json_default
 
     if ts is None:
         ts = pd.DataFrame()
     table = pa.Table.from_pandas(ts, preserve_index=False)
     meta = dict(table.schema.metadata or {})
-    meta[b"gsim_summary"] = json.dumps(row, default=_jsonable).encode()
+    meta[b"gsim_summary"] = json.dumps(row, default=json_default).encode()
     table = table.replace_schema_metadata(meta)
     target = _run_path(out, spec.run_id)
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp)
 
 
-def _jsonable(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    return str(o)
+def _base_row(spec: RunSpec) -> dict:
+    """The columns every run's summary row starts with: identifiers and design values
+    (list values comma-joined, as :func:`sim.experiments.run_replication` writes them)."""
+    from .experiments import _param_columns
+
+    return {
+        "point": spec.point,
+        "replication": spec.replication,
+        "seed": spec.seed,
+        "run_id": spec.run_id,
+        **_param_columns(spec.values),
+    }
 
 
 def execute(
@@ -577,16 +572,7 @@ def execute(
     current = {"executor": executor}
 
     def record(spec: RunSpec, result=None, error: str | None = None) -> None:
-        base = {
-            "point": spec.point,
-            "replication": spec.replication,
-            "seed": spec.seed,
-            "run_id": spec.run_id,
-            **{
-                k: (",".join(map(str, v)) if isinstance(v, list) else v)
-                for k, v in spec.values.items()
-            },
-        }
+        base = _base_row(spec)
         if error is None:
             row, ts = result
             row = {**base, **{k: v for k, v in row.items() if k not in base}}
@@ -649,17 +635,7 @@ def merge(specs: list[RunSpec], out_dir, outcome_fields: Iterable[str] = ()):
     for spec in sorted(specs, key=lambda s: (s.point, s.replication)):
         path = _run_path(out, spec.run_id)
         if not path.exists():
-            rows.append(
-                {
-                    "point": spec.point,
-                    "replication": spec.replication,
-                    "seed": spec.seed,
-                    "run_id": spec.run_id,
-                    **spec.values,
-                    "status": "missing",
-                    "error": "",
-                }
-            )
+            rows.append({**_base_row(spec), "status": "missing", "error": ""})
             continue
         table = pq.read_table(path)
         row = json.loads(table.schema.metadata[b"gsim_summary"])

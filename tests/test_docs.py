@@ -228,6 +228,17 @@ def test_check_fails_on_stale_copy_and_rewrite_fixes_it(tmp_path, odd_text, caps
     assert path.read_text(encoding="utf-8") == stale  # --check never writes
     assert main([str(path)]) == 0
     assert path.read_text(encoding="utf-8") == odd_text
+
+
+def test_rewrite_keeps_the_file_mode_and_leaves_no_temporary_file(tmp_path, odd_text):
+    stale = odd_text.replace(extract_table(odd_text), "old table")
+    path = tmp_path / "ODD.md"
+    path.write_text(stale, encoding="utf-8")
+    path.chmod(0o640)
+    assert main([str(path)]) == 0
+    assert path.read_text(encoding="utf-8") == odd_text
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["ODD.md"]
     assert main(["--check", str(path)]) == 0
 
 

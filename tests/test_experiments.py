@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,13 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.experiments import paired_differences, replication_seed, run_replications
+from sim.experiments import (
+    InProcessExecutor,
+    make_executor,
+    paired_differences,
+    replication_seed,
+    run_replications,
+)
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 BASE = SCENARIOS / "baseline_2021.toml"
@@ -92,6 +99,34 @@ def test_compare_accepts_paths_or_scenarios():
         "ci_high",
         "n",
     ]
+
+
+def test_compare_overrides_replace_a_scenarios_own_overrides():
+    """``overrides`` apply to a Scenario object even when it already overrides the same
+    keys with other values: it then runs exactly as the file path with those overrides."""
+    small = {"run.n_smes": 1500, "run.horizon": 6, "run.burn_in": 2}
+    other = {**small, "run.n_smes": 1200}
+    sc = sim.load_scenario(BASE, overrides=other)
+    by_obj = sim.compare([sc], replications=1, rng=3, overrides=small)
+    by_path = sim.compare([BASE], replications=1, rng=3, overrides=small)
+    assert by_obj.scenarios[0]["run.n_smes"] == 1500
+    assert dict(by_obj.scenarios[0].overrides) == small
+    assert (by_obj.summary["run.n_smes"] == 1500).all()
+    for name in ("summary", "timeseries", "differences"):
+        pd.testing.assert_frame_equal(
+            getattr(by_path, name), getattr(by_obj, name), check_exact=True, obj=name
+        )
+
+
+def test_make_executor_is_in_process_for_one_worker():
+    one = make_executor(1)
+    assert isinstance(one, InProcessExecutor)
+    assert one.submit(pow, 2, 5).result() == 32
+    failed = one.submit(int, "x")
+    assert isinstance(failed.exception(), ValueError)
+    with make_executor(2) as pool:
+        assert isinstance(pool, cf.ProcessPoolExecutor)
+        assert pool._max_workers == 2
 
 
 CRN_OUTCOMES = ("guaranteed_volume", "default_rate", "loss_guarantor")

@@ -25,7 +25,7 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import sim.sweeps as sweeps
-from sim.experiments import replication_seed
+from sim.experiments import InProcessExecutor, replication_seed
 from sim.outcomes import SUMMARY_FIELDS
 from sim.sensitivity import analyze, point_means
 
@@ -319,7 +319,7 @@ def test_failed_run_is_recorded_and_resume_reruns_only_it(tmp_path):
     reps = sweep.replications
     out = tmp_path / "F"
 
-    counts = sweeps.execute(specs, failing_task, out, sweeps.InProcessExecutor())
+    counts = sweeps.execute(specs, failing_task, out, InProcessExecutor())
     n = len(specs)
     assert counts == {"total": n, "skipped": 0, "ok": n - reps, "failed": reps}
 
@@ -341,7 +341,7 @@ def test_failed_run_is_recorded_and_resume_reruns_only_it(tmp_path):
         for s in specs
         if s.point != FAIL_POINT
     }
-    counts = sweeps.execute(specs, sweeps.model_task, out, sweeps.InProcessExecutor(), resume=True)
+    counts = sweeps.execute(specs, sweeps.model_task, out, InProcessExecutor(), resume=True)
     assert counts == {"total": n, "skipped": n - reps, "ok": reps, "failed": 0}
     for rid, st in ok_before.items():
         now = (out / "runs" / f"{rid}.parquet").stat()
@@ -350,7 +350,7 @@ def test_failed_run_is_recorded_and_resume_reruns_only_it(tmp_path):
     summary, ts = sweeps.merge(specs, out, SUMMARY_FIELDS)
     assert (summary["status"] == "ok").all()
     clean = tmp_path / "G"
-    sweeps.execute(specs, sweeps.model_task, clean, sweeps.InProcessExecutor())
+    sweeps.execute(specs, sweeps.model_task, clean, InProcessExecutor())
     ref_summary, ref_ts = sweeps.merge(specs, clean, SUMMARY_FIELDS)
     assert_frame_equal(summary, ref_summary)
     assert_frame_equal(ts, ref_ts)
@@ -392,6 +392,44 @@ def test_run_that_kills_its_worker_process_does_not_abort_the_sweep(tmp_path):
     assert counts["failed"] == 1
 
 
+def constant_task(spec):
+    """A sweep task that returns a fixed outcome and no series."""
+    return {"y": 1.0}, None
+
+
+def test_missing_run_row_formats_values_like_a_finished_run(tmp_path):
+    """``merge`` reports a run without a file with the same identifier and design-value
+    columns as a finished run, list values comma-joined in both."""
+    specs = [
+        sweeps.RunSpec(point=i, replication=0, seed=4, run_id=f"r{i}", values=values)
+        for i, values in enumerate(
+            [{"x": 0.5, "sectors": ["a", "b"]}, {"x": 0.25, "sectors": ["c"]}]
+        )
+    ]
+    out = tmp_path / "M"
+    counts = sweeps.execute(specs[:1], constant_task, out, InProcessExecutor())
+    assert counts["ok"] == 1
+    summary, _ = sweeps.merge(specs, out, ["y"])
+    ok, missing = summary.to_dict("records")
+    assert ok["status"] == "ok" and missing["status"] == "missing"
+    assert ok["sectors"] == "a,b" and missing["sectors"] == "c"
+    cols = ["point", "replication", "seed", "run_id", "x", "sectors", "error"]
+    assert [type(ok[c]) for c in cols] == [type(missing[c]) for c in cols]
+    assert (missing["point"], missing["run_id"], missing["error"]) == (1, "r1", "")
+    assert ok["y"] == 1.0 and math.isnan(missing["y"])
+
+
+def test_sweep_executor_builds_its_pool_with_make_executor():
+    pool = sweeps.make_sweep_executor(workers=1)
+    try:
+        assert pool.workers == 1 and pool.client is None
+        assert type(pool.executor) is InProcessExecutor
+        first = pool.executor
+        assert pool.rebuild() is not first and isinstance(pool.executor, InProcessExecutor)
+    finally:
+        pool.close()
+
+
 # ============================================================================ 4. Ishigami
 ISHIGAMI_A, ISHIGAMI_B = 7.0, 0.1
 
@@ -429,7 +467,7 @@ def run_design(design: sweeps.Design, out: Path):
         )
         for i, row in enumerate(x)
     ]
-    counts = sweeps.execute(specs, ishigami_task, out, sweeps.InProcessExecutor())
+    counts = sweeps.execute(specs, ishigami_task, out, InProcessExecutor())
     assert counts == {"total": len(specs), "skipped": 0, "ok": len(specs), "failed": 0}
     summary, ts = sweeps.merge(specs, out)
     assert ts.empty
