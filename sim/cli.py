@@ -8,7 +8,9 @@ Heavy imports happen inside the commands so that ``gsim --help`` is fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -369,15 +371,29 @@ def _sweep_options(f):
 def _execute_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet, designs=None):
     """Validate, run and merge a sweep; returns (sweep, specs, summary, counts).
 
+    Everything is checked before anything is created: the options, the sweep file and
+    every design point (and the design's size), the output folder (usable, empty or
+    resumable by this very sweep, not locked by another) and the scheduler (reachable).
     ``designs`` restricts the allowed designs (bad input otherwise).
     """
     from .outcomes import SUMMARY_FIELDS
-    from .outputs import build_manifest, write_json, write_parquet
+    from .outputs import OutputError, build_manifest, write_json, write_parquet
     from .scenario import ScenarioError
-    from .sweeps import execute, load_sweep, make_sweep_executor, merge, model_task, plan_runs
+    from .sweeps import (
+        check_sweep_folder,
+        execute,
+        fingerprint,
+        load_sweep,
+        merge,
+        model_task,
+        plan_runs,
+        sweep_folder,
+    )
 
-    if scheduler and workers:
-        raise BadInput("--workers and --scheduler exclude each other")
+    if scheduler is not None:
+        scheduler = _check_scheduler(scheduler)
+        if workers:
+            raise BadInput("--workers and --scheduler exclude each other")
     try:
         sweep = load_sweep(sweep_file)
     except ScenarioError as exc:
@@ -387,19 +403,23 @@ def _execute_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet
             f"{sweep_file}: design = {sweep.design.method!r}: expected one of "
             + ", ".join(map(repr, designs))
         )
-    out_dir = Path(out)
-    if not resume:
-        out_dir = _prepare_out(out, overwrite)
-    elif out_dir.exists() and not out_dir.is_dir():
-        raise BadInput(f"--out {out}: exists and is not a folder")
+    record = fingerprint(sweep)
+    try:
+        out_dir = check_sweep_folder(out, record, resume=resume, overwrite=overwrite)
+    except OutputError as exc:
+        raise BadInput(str(exc)) from None
     specs = plan_runs(sweep)
+    pool = _connect(workers, scheduler)  # the scheduler is reached before the folder is made
     started = datetime.now(UTC)
-    try:
-        pool = make_sweep_executor(workers or _default_workers(), scheduler)
-    except OSError as exc:
-        raise BadInput(f"--scheduler {scheduler}: cannot connect: {exc}") from None
     failures = 0
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(pool.close)
+        try:
+            stack.enter_context(
+                sweep_folder(out_dir, record, specs, resume=resume, overwrite=overwrite)
+            )
+        except OutputError as exc:  # lost a race to another sweep for the folder
+            raise BadInput(str(exc)) from None
         with _progress(len(specs), f"sweep {sweep.name}", quiet) as bar:
 
             def progress(ok):
@@ -420,33 +440,103 @@ def _execute_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet
             )
             if counts["skipped"]:
                 bar.update(counts["skipped"])
-    finally:
         pool.close()
-    summary, timeseries = merge(specs, out_dir, SUMMARY_FIELDS)
-    design = summary.drop_duplicates("point")[["point", *sweep.design.names]]
-    write_parquet(summary, out_dir / "summary.parquet")
-    write_parquet(timeseries, out_dir / "timeseries.parquet")
-    write_parquet(design.reset_index(drop=True), out_dir / "design.parquet")
-    write_json(
-        build_manifest(
-            [sweep.base],
-            sweep.seed,
-            sweep.replications,
-            started,
-            sweep={
-                "file": str(sweep_file),
-                "design": sweep.design.method,
-                "parameters": list(sweep.design.names),
-                "points": len(specs) // sweep.replications,
-                "balance": sweep.balance,
-                "set": sweep.fixed,
-            },
-            runs=counts,
-            executor=scheduler or f"{workers or _default_workers()} local",
-        ),
-        out_dir / "manifest.json",
-    )
+        summary, timeseries = merge(specs, out_dir, SUMMARY_FIELDS)
+        design = summary.drop_duplicates("point")[["point", *sweep.design.names]]
+        write_parquet(summary, out_dir / "summary.parquet")
+        write_parquet(timeseries, out_dir / "timeseries.parquet")
+        write_parquet(design.reset_index(drop=True), out_dir / "design.parquet")
+        write_json(
+            build_manifest(
+                [sweep.base],
+                sweep.seed,
+                sweep.replications,
+                started,
+                sweep={
+                    "file": str(sweep_file),
+                    "design": sweep.design.method,
+                    "parameters": list(sweep.design.names),
+                    "points": len(specs) // sweep.replications,
+                    "balance": sweep.balance,
+                    "set": sweep.fixed,
+                    "fingerprint": record["fingerprint"],
+                },
+                runs=counts,
+                executor=scheduler or f"{workers or _default_workers()} local",
+            ),
+            out_dir / "manifest.json",
+        )
     return sweep, specs, summary, counts
+
+
+#: Schemes of a Dask scheduler address that ``--scheduler`` accepts.
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def _check_scheduler(address: str) -> str:
+    """Parse ``--scheduler`` (SCHEME://HOST:PORT, or HOST:PORT for tcp); bad input if not."""
+    from urllib.parse import urlsplit
+
+    allowed = (
+        "expected a Dask scheduler address SCHEME://HOST:PORT with SCHEME one of "
+        + ", ".join(SCHEDULER_SCHEMES)
+        + ", e.g. tcp://127.0.0.1:8786"
+    )
+    text = address.strip()
+    if "://" not in text:
+        text = "tcp://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (
+        parts is None
+        or not text.isprintable()
+        or parts.scheme not in SCHEDULER_SCHEMES
+        or not parts.hostname
+        or not re.fullmatch(r"[A-Za-z0-9._:%-]+", parts.hostname)
+        or port is None
+        or not 1 <= port <= 65535
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise BadInput(f"--scheduler {address!r}: {allowed}")
+    return text.rstrip("/")
+
+
+def _connect(workers, scheduler):
+    """The sweep's executor; for ``--scheduler``, the scheduler must answer (bad input if
+    not), which is checked before the output folder is made."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from .sweeps import make_sweep_executor
+
+    if scheduler:
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None:
+            raise BadInput(
+                f"--scheduler {scheduler}: needs the dask extra (pip install -e '.[dask]')"
+            )
+        parts = urlsplit(scheduler)
+        try:  # fail fast (a refused connection) before the client's own 20 s timeout
+            socket.create_connection((parts.hostname, parts.port), timeout=10).close()
+        except OSError as exc:
+            raise BadInput(
+                f"--scheduler {scheduler}: cannot connect: {exc.strerror or exc}; expected "
+                "the address of a running Dask scheduler (dask scheduler)"
+            ) from None
+    try:
+        return make_sweep_executor(workers or _default_workers(), scheduler)
+    except (OSError, ValueError) as exc:
+        raise BadInput(
+            f"--scheduler {scheduler}: cannot connect: {exc}; expected the address of a "
+            "running Dask scheduler (dask scheduler)"
+        ) from None
 
 
 def _fail_if_runs_failed(counts) -> None:
@@ -672,8 +762,13 @@ def viz(scenario, port, host):
         raise BadInput(str(exc)) from None
 
 
+def one_line(text: str) -> str:
+    """``text`` with its non-printable characters (newlines, ...) escaped: one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``gsim`` console script."""
+    """Entry point of the ``gsim`` console script (messages are one line each)."""
     try:
         cli.main(args=argv, prog_name="gsim", standalone_mode=False)
     except click.exceptions.Abort:
@@ -685,22 +780,22 @@ def main(argv=None) -> int:
     except click.UsageError as exc:
         msg = exc.format_message()
         where = f"gsim {exc.ctx.info_name}" if exc.ctx and exc.ctx.parent else "gsim"
-        click.echo(f"{where}: error: {msg} (see --help)", err=True)
+        click.echo(one_line(f"{where}: error: {msg} (see --help)"), err=True)
         return EXIT_BAD_INPUT
     except click.ClickException as exc:
-        click.echo(f"gsim: error: {exc.format_message()}", err=True)
+        click.echo(one_line(f"gsim: error: {exc.format_message()}"), err=True)
         return EXIT_BAD_INPUT
     except BadInput as exc:
-        click.echo(f"gsim: error: {exc}", err=True)
+        click.echo(one_line(f"gsim: error: {exc}"), err=True)
         return EXIT_BAD_INPUT
     except RunsFailed as exc:
-        click.echo(f"gsim: {exc}", err=True)
+        click.echo(one_line(f"gsim: {exc}"), err=True)
         return EXIT_INTERNAL
     except KeyboardInterrupt:
         click.echo("gsim: interrupted", err=True)
         return 130
     except Exception as exc:  # an internal error: one line and exit code 1
-        click.echo(f"gsim: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(one_line(f"gsim: internal error: {type(exc).__name__}: {exc}"), err=True)
         return EXIT_INTERNAL
     return 0
 

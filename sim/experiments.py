@@ -13,6 +13,11 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +38,7 @@ __all__ = [
     "paired_differences",
     "make_executor",
     "InProcessExecutor",
+    "exit_with_parent",
 ]
 
 
@@ -90,11 +96,61 @@ class InProcessExecutor(cf.Executor):
 
 
 def make_executor(workers: int) -> cf.Executor:
-    """A local process pool for ``workers > 1``, an :class:`InProcessExecutor` otherwise."""
+    """A local process pool for ``workers > 1``, an :class:`InProcessExecutor` otherwise.
+
+    The pool's workers exit when the process that made the pool dies, even by kill -9
+    (see :func:`exit_with_parent`).
+    """
     if workers <= 1:
         return InProcessExecutor()
     ctx = multiprocessing.get_context("forkserver")
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    return cf.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        initializer=exit_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+def exit_with_parent(parent: int, interval: float = 0.5) -> None:
+    """Pool-worker initializer: exit when process ``parent`` dies, however it dies.
+
+    On Linux the kernel sends SIGTERM when the worker's own parent (the forkserver)
+    exits (``prctl(PR_SET_PDEATHSIG)``); everywhere, a daemon thread checks every
+    ``interval`` seconds that ``parent`` is alive (and not a zombie) and ends the
+    worker with ``os._exit`` if not. A worker would otherwise run on, orphaned.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while _alive(parent):
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="gsim-exit-with-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in (b"Z", b"X")
 
 
 def _map(tasks: list, workers: int, progress: Callable[[int], None] | None) -> list:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +28,10 @@ __all__ = [
     "atomic_path",
     "json_default",
     "build_manifest",
+    "FolderLock",
+    "lock_holder",
+    "folder_contents",
+    "LOCK_NAME",
 ]
 
 
@@ -36,40 +42,106 @@ class OutputError(ValueError):
 def check_output_dir(path, overwrite: bool = False) -> Path:
     """Check that ``path`` can be used as an output folder, without creating it.
 
-    Refused: an empty path; a path that exists and is not a folder; an existing,
-    non-empty folder unless ``overwrite``; a path whose nearest existing ancestor
-    is not a writable folder.
+    Refused: an empty path; a path that exists and is not a folder; an existing
+    folder that cannot be written (permissions, a read-only or kernel file system such
+    as /proc or /sys) or that a live sweep holds (see :class:`FolderLock`); an existing,
+    non-empty folder unless ``overwrite``; a path whose nearest existing ancestor is not
+    a writable folder.
     """
     if str(path).strip() == "":
         raise OutputError("--out '': empty path; give a folder name")
+    if "\0" in str(path):
+        raise OutputError(f"--out {str(path)!r}: a NUL character; give a folder name")
     out = Path(path)
     if out.exists():
         if not out.is_dir():
             raise OutputError(f"--out {out}: exists and is not a folder")
-        if any(out.iterdir()) and not overwrite:
+        problem = folder_problem(out)
+        if problem:
+            raise OutputError(f"--out {out}: {problem}; expected a folder you can write to")
+        check_not_locked(out)
+        try:
+            contents = folder_contents(out)
+        except OSError as exc:
+            raise OutputError(f"--out {out}: cannot list it: {exc.strerror or exc}") from None
+        if contents and not overwrite:
             raise OutputError(
                 f"--out {out}: folder is not empty; use --overwrite to replace its files"
             )
         return out
     problem = unwritable_reason(out)
     if problem:
-        raise OutputError(f"--out {out}: {problem}")
+        raise OutputError(f"--out {out}: {problem}; expected a folder you can write to")
     return out
+
+
+def folder_contents(folder) -> list[str]:
+    """Names in ``folder``, less the lock file a killed sweep may have left."""
+    return [n for n in os.listdir(folder) if n != LOCK_NAME]
 
 
 def unwritable_reason(path) -> str | None:
     """Why ``path`` (which need not exist) cannot be created, or ``None``.
 
-    Looks at its nearest existing ancestor: it must be a writable folder.
+    Looks at its nearest existing ancestor: it must be a writable folder (see
+    :func:`folder_problem`).
     """
     ancestor = Path(path).parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        return f"{ancestor} is not a folder"
-    if not os.access(ancestor, os.W_OK | os.X_OK):
-        return f"{ancestor} is not writable"
+    return folder_problem(ancestor)
+
+
+#: File systems that are the kernel's views (of processes, devices, control groups, ...)
+#: and hold no user files, even where their permission bits say writable.
+KERNEL_FS = frozenset(
+    "proc sysfs cgroup cgroup2 devpts debugfs tracefs securityfs pstore bpf configfs "
+    "efivarfs fusectl mqueue binfmt_misc nsfs rpc_pipefs hugetlbfs autofs".split()
+)
+
+
+def folder_problem(folder) -> str | None:
+    """Why files cannot be written in the existing ``folder``, or ``None``: not a folder,
+    on a kernel or read-only file system, or not writable by this user."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    mount = _mount_of(folder)
+    if mount is not None:
+        point, fstype, options = mount
+        if fstype in KERNEL_FS:
+            return (
+                f"{folder} is on the kernel's {fstype} file system ({point}), which holds no files"
+            )
+        if "ro" in options:
+            return f"{folder} is on a read-only file system ({point})"
+    if not _can_write(folder):
+        return f"{folder} is not writable (permission denied)"
     return None
+
+
+def _can_write(folder: Path) -> bool:
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def _mount_of(path) -> tuple[str, str, set[str]] | None:
+    """(mount point, file-system type, options) of the mount holding ``path``; ``None``
+    where the mount table cannot be read (not Linux)."""
+    try:
+        table = Path("/proc/self/mounts").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    real = os.path.realpath(path)
+    best = None
+    for line in table.splitlines():
+        parts = line.split()
+        if len(parts) < 4:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), parts[1])
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= len(best[0])):  # the last mount wins
+            best = (point, parts[2], set(parts[3].split(",")))
+    return best
 
 
 def prepare_output_dir(path, overwrite: bool = False) -> Path:
@@ -80,6 +152,110 @@ def prepare_output_dir(path, overwrite: bool = False) -> Path:
     except OSError as exc:
         raise OutputError(f"--out {out}: cannot create: {exc.strerror or exc}") from None
     return out
+
+
+#: The lock file of a folder a sweep is writing to.
+LOCK_NAME = ".gsim.lock"
+
+
+class FolderLock:
+    """An exclusive lock on an output folder, so that two sweeps never write one folder.
+
+    The lock is an ``flock`` on ``FOLDER/.gsim.lock``, a file holding the pid of its
+    holder. The kernel releases it when the holder exits however it exits (kill -9
+    included), so the lock file a dead process left is stale and is taken over; the
+    file is removed when the lock is released. Raises :class:`OutputError` naming the
+    pid of a live holder.
+    """
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self.fd: int | None = None
+
+    def acquire(self) -> FolderLock:
+        import fcntl
+
+        holder = None
+        for _ in range(10):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # held; or just peeked at by lock_holder: try again
+                holder = _read_pid(fd)
+                os.close(fd)
+                time.sleep(0.05)
+                continue
+            try:  # the file may have been released and removed after it was opened
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                self.fd = fd
+                return self
+            os.close(fd)
+        raise OutputError(_busy(self.folder, holder))
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)  # while still holding it: see acquire
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> FolderLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> bool:
+        self.release()
+        return False
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+def _busy(folder: Path, pid: int | None) -> str:
+    who = f"another gsim sweep (pid {pid})" if pid else "another gsim sweep"
+    return (
+        f"--out {folder}: {who} is writing to this folder; wait for it to finish "
+        "or give another --out"
+    )
+
+
+def lock_holder(folder) -> int | None:
+    """The pid of the live process holding ``folder``'s lock (0 if it has not written its
+    pid yet), or ``None`` (no lock file, or a stale one). Creates nothing."""
+    import fcntl
+
+    try:
+        fd = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_pid(fd) or 0
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # also drops the shared lock taken when no one held it
+    return None
+
+
+def check_not_locked(folder) -> None:
+    """:class:`OutputError` if a live process holds ``folder``'s lock."""
+    pid = lock_holder(folder)
+    if pid is not None:
+        raise OutputError(_busy(Path(folder), pid or None))
 
 
 def _umask() -> int:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,7 +37,15 @@ from typing import Any
 from .parameters import REGISTRY, RISK_SHARE_KEYS, check_value
 from .risk_sharing import PRESETS, floor_warnings
 
-__all__ = ["Scenario", "ScenarioError", "load_scenario", "parse_override", "default_scenario"]
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "parse_override",
+    "default_scenario",
+    "file_problem",
+    "read_toml",
+]
 
 META_KEYS = ("extends", "description", "measure")
 PRESET_KEY = "risk_sharing.preset"
@@ -161,19 +171,30 @@ def load_scenario(
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse ``KEY=VALUE`` from the command line.
 
-    The value is read as a TOML value (``0.2``, ``true``, ``["transport"]``,
-    ``"bank_led"``); a bare word that is not valid TOML is taken as a string.
+    The value is read as exactly one TOML value (``0.2``, ``true``, ``["transport"]``,
+    ``"bank_led"``); a bare word that is not valid TOML is taken as a string. Anything
+    after the value (a newline and another ``key = value``, say) is refused.
     """
     if "=" not in text:
         raise ScenarioError(f"--set {text!r}: expected KEY=VALUE, e.g. --set credit.pd=0.02")
     key, raw = (s.strip() for s in text.split("=", 1))
     if not key:
         raise ScenarioError(f"--set {text!r}: empty key")
+    if not key.isprintable():
+        raise ScenarioError(f"--set {text!r}: the key must be one line of printable characters")
     try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    return key, value
+        doc = tomllib.loads(f"v = {raw}")
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError):
+        if not raw.isprintable():
+            raise ScenarioError(
+                f"--set {text!r}: the value must be exactly one TOML value on one line"
+            ) from None
+        return key, raw
+    if list(doc) != ["v"]:
+        raise ScenarioError(
+            f"--set {text!r}: the value must be exactly one TOML value (use one --set per key)"
+        )
+    return key, doc["v"]
 
 
 # --------------------------------------------------------------------------- internals
@@ -184,26 +205,88 @@ def copy_value(v):
     return list(v) if isinstance(v, list) else v
 
 
-def _read_toml(path: Path, referrer: str | None) -> dict:
-    if not path.is_file():
-        if referrer is None:
-            raise ScenarioError(f"{path}: file not found")
-        raise ScenarioError(f"{referrer}: extends = {path.name!r}: file not found ({path})")
+#: Largest scenario or sweep file read (bytes); such files are a few kilobytes.
+MAX_FILE_BYTES = 1 << 20
+
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def file_problem(path) -> str | None:
+    """Why ``path`` cannot be read as a scenario or sweep file, or ``None``.
+
+    Says what the path is when it is not a regular file ("a directory", "not a regular
+    file (a FIFO ...)"), without opening it (a FIFO would block).
+    """
     try:
-        with path.open("rb") as fh:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return "file not found"
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    except ValueError as exc:  # an embedded NUL character
+        return f"not a valid path: {exc}"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a directory, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        kind = next((kind for test, kind in _KINDS if test(st.st_mode)), "a special file")
+        return f"not a regular file ({kind})"
+    if st.st_size > MAX_FILE_BYTES:
+        return f"file too large ({st.st_size:,} bytes; at most {MAX_FILE_BYTES:,})"
+    return None
+
+
+def read_toml(path, what: str | None = None) -> dict:
+    """Parse a TOML data file (never evaluated); one :class:`ScenarioError` line on failure.
+
+    ``what`` names the file in messages (default: the path).
+    """
+    where = what or str(path)
+    problem = file_problem(path)
+    if problem:
+        allowed = "" if problem == "file not found" else "; expected a TOML file"
+        raise ScenarioError(f"{where}: {problem}{allowed}")
+    try:
+        with open(path, "rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: invalid TOML: {exc}") from None
+        raise ScenarioError(f"{where}: invalid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+        raise ScenarioError(f"{where}: cannot read: {exc}") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ScenarioError(f"{where}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{where}: invalid TOML: arrays or tables nested too deeply") from None
 
 
-def _load_chain(path: Path, values: dict, chain: tuple[Path, ...], referrer=None) -> dict:
-    resolved = path.resolve()
+def _read_toml(path: Path, referrer: str | None, ref: str | None = None) -> dict:
+    if referrer is not None:
+        problem = file_problem(path)
+        if problem:
+            ref = ref or path.name
+            where = "" if str(path) == ref else f" ({path})"
+            raise ScenarioError(
+                f"{referrer}: extends = {ref!r}: {problem}{where}; expected a scenario file"
+            )
+    return read_toml(path)
+
+
+def _load_chain(path: Path, values: dict, chain: tuple[Path, ...], referrer=None, ref=None) -> dict:
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL character
+        where = f"{referrer}: extends = {ref!r}" if referrer else str(path)
+        raise ScenarioError(f"{where}: cannot resolve: {exc}") from None
     if resolved in chain:
         loop = " -> ".join(p.name for p in (*chain, resolved))
-        raise ScenarioError(f"{referrer}: extends = {path.name!r}: circular extends ({loop})")
-    data = _read_toml(path, referrer)
+        raise ScenarioError(
+            f"{referrer}: extends = {ref or path.name!r}: circular extends ({loop})"
+        )
+    data = _read_toml(path, referrer, ref)
     meta = {}
     flat = {}
     for key, val in data.items():
@@ -216,7 +299,7 @@ def _load_chain(path: Path, values: dict, chain: tuple[Path, ...], referrer=None
     _check_meta(path, meta)
     if "extends" in meta:
         parent = path.parent / meta["extends"]
-        parent_meta = _load_chain(parent, values, (*chain, resolved), str(path))
+        parent_meta = _load_chain(parent, values, (*chain, resolved), str(path), meta["extends"])
         meta.setdefault("description", parent_meta.get("description", ""))
     _apply_layer(values, flat, str(path))
     return meta
@@ -264,13 +347,23 @@ def _show(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(c: str) -> str:
+    """A character as TOML writes it in a basic string (control characters escaped)."""
+    if c.isprintable():
+        return c
+    return f"\\u{ord(c):04x}" if ord(c) <= 0xFFFF else f"\\U{ord(c):08x}"
+
+
 def _toml(value) -> str:
     if isinstance(value, dict):
         return "{...}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + "".join(_ESCAPES.get(c) or _escape(c) for c in value) + '"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, float):
@@ -281,6 +374,15 @@ def _toml(value) -> str:
     return repr(value)
 
 
+def safe_check(param, value) -> tuple[Any, str | None]:
+    """:func:`sim.parameters.check_value`, with a value it cannot even compare (an integer
+    too large for a float) reported as out of range instead of raised."""
+    try:
+        return check_value(param, value)
+    except (OverflowError, ValueError, TypeError):
+        return value, f"out of range; expected {param.allowed()}"
+
+
 def _apply_layer(values: dict, layer: dict, source: str) -> None:
     """Validate one layer (a file or a set of overrides) and apply it to ``values``."""
     checked = {}
@@ -288,7 +390,7 @@ def _apply_layer(values: dict, layer: dict, source: str) -> None:
         param = REGISTRY.get(key)
         if param is None:
             _unknown(source, key, val)
-        norm, err = check_value(param, val)
+        norm, err = safe_check(param, val)
         if err:
             raise ScenarioError(f"{source}: {key} = {_show(val)}: {err}")
         checked[key] = norm

@@ -42,21 +42,31 @@ on. A final merge writes ``summary.parquet`` (one row per run),
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import functools
 import hashlib
 import itertools
 import json
 import math
-import tomllib
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .parameters import REGISTRY, RISK_SHARE_KEYS, check_value
-from .scenario import Scenario, ScenarioError, _show, _unknown, load_scenario
+from .parameters import REGISTRY, RISK_SHARE_KEYS
+from .scenario import (
+    Scenario,
+    ScenarioError,
+    _show,
+    _unknown,
+    file_problem,
+    load_scenario,
+    read_toml,
+    safe_check,
+)
 
 __all__ = [
     "Design",
@@ -68,6 +78,10 @@ __all__ = [
     "merge",
     "model_task",
     "make_sweep_executor",
+    "fingerprint",
+    "check_sweep_folder",
+    "sweep_folder",
+    "MAX_RUNS",
 ]
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
@@ -173,6 +187,88 @@ class Sweep:
         return Path(self.path).stem
 
 
+class _Range(NamedTuple):
+    """A grid range ``{ low, high, levels }``, spread only after the design size is checked."""
+
+    low: float
+    high: float
+    levels: int
+    kind: str
+
+    def spread(self) -> tuple:
+        grid = np.linspace(self.low, self.high, self.levels)
+        return tuple(int(round(x)) if self.kind == "int" else float(x) for x in grid)
+
+
+#: Most runs (design points x replications) a sweep may plan.
+MAX_RUNS = 1_000_000
+#: Largest seed (as ``--seed``).
+MAX_SEED = 2**63 - 1
+#: Estimated memory of a sweep: per design point (its resolved scenario), per run (its
+#: spec and merged summary row), per reported month of a run (its row of the merged
+#: series, held twice while merging). Measured on the 2022 scenario, rounded up.
+POINT_BYTES = 8 * 1024
+RUN_BYTES = 8 * 1024
+MONTH_BYTES = 1280
+
+
+def memory_limit() -> int:
+    """Largest estimated memory a sweep may need: half of this machine's memory
+    (8 GiB where that cannot be read)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def design_points(method: str, counts: list[int], samples: int) -> int:
+    """Number of design points, computed without sampling anything.
+
+    grid: the product of the level counts; lhs: ``samples``; sobol (first and total
+    order): ``samples * (d + 2)``; morris: ``samples * (d + 1)`` (``d`` factors).
+    """
+    d = len(counts)
+    if method == "grid":
+        return math.prod(counts)
+    return samples * {"lhs": 1, "sobol": d + 2, "morris": d + 1}[method]
+
+
+def check_design_size(src, method, names, values, samples, reps, base, bounds) -> None:
+    """Refuse a design above :data:`MAX_RUNS` runs or :func:`memory_limit` estimated
+    memory, before any point is made; the message gives the figures."""
+    counts = [v.levels if isinstance(v, _Range) else len(v) for v in values]
+    points = design_points(method, counts, samples)
+    runs = points * reps
+    months = base["run.horizon"]
+    if "run.horizon" in names:
+        i = names.index("run.horizon")
+        v = values[i]
+        months = max(months, v.high if isinstance(v, _Range) else max(v, default=0))
+        if method != "grid":
+            months = max(months, bounds[i][1])
+    need = points * POINT_BYTES + runs * (RUN_BYTES + int(months) * MONTH_BYTES)
+    limit = memory_limit()
+    if runs <= MAX_RUNS and need <= limit:
+        return
+    if method == "grid":
+        how = " x ".join(f"{n} {c:,} levels" for n, c in zip(names, counts, strict=True))
+    else:
+        how = f"samples = {samples:,} over {len(names)} parameters"
+    raise ScenarioError(
+        f"{src}: design = {method!r}: {points:,} design points ({how}) x replications = "
+        f"{reps:,}: {runs:,} runs, estimated {_bytes(need)} of memory; allowed: at most "
+        f"{MAX_RUNS:,} runs and {_bytes(limit)} (half this machine's memory)"
+    )
+
+
 def load_sweep(path) -> Sweep:
     """Load and validate a sweep file; every design point is validated too.
 
@@ -185,14 +281,7 @@ def load_sweep(path) -> Sweep:
 
     path = Path(path)
     src = str(path)
-    if not path.is_file():
-        raise ScenarioError(f"{src}: file not found")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{src}: invalid TOML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{src}: cannot read: {exc}") from None
+    data = read_toml(path)
     for key, val in data.items():
         if key not in TOP_KEYS:
             import difflib
@@ -221,10 +310,10 @@ def load_sweep(path) -> Sweep:
             f"{src}: replications = {_show(reps)}: expected an integer in [1, 100000]"
         )
     seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ScenarioError(f"{src}: seed = {_show(seed)}: expected a non-negative integer")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ScenarioError(f"{src}: seed = {_show(seed)}: expected an integer in [0, 2**63 - 1]")
     samples = data.get("samples", 0)
-    if design != "grid" and (
+    if (design != "grid" or "samples" in data) and (
         isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 10**6
     ):
         raise ScenarioError(
@@ -249,9 +338,15 @@ def load_sweep(path) -> Sweep:
     fixed = data.get("set", {})
     if not isinstance(fixed, dict):
         raise ScenarioError(f"{src}: set = {_show(fixed)}: expected a table of KEY = VALUE")
-    base_path = (path.parent / base_ref).resolve()
-    if not base_path.is_file():
-        raise ScenarioError(f"{src}: base = {base_ref!r}: file not found ({base_path})")
+    try:
+        base_path = (path.parent / base_ref).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL character
+        raise ScenarioError(f"{src}: base = {_show(base_ref)}: cannot resolve: {exc}") from None
+    problem = file_problem(base_path)
+    if problem:
+        raise ScenarioError(
+            f"{src}: base = {base_ref!r}: {problem} ({base_path}); expected a scenario file"
+        )
     base = load_scenario(base_path).with_overrides(fixed, source=f"{src} [set]")
     balance = data.get("balance")
     if balance is not None and balance not in RISK_SHARE_KEYS:
@@ -293,10 +388,13 @@ def load_sweep(path) -> Sweep:
                     f"{where}: {key}.values = {_show(vals)}: design {design!r} needs low and high"
                 )
             if not isinstance(vals, list) or not vals:
-                raise ScenarioError(f"{where}: {key}.values = {_show(vals)}: expected a list")
+                raise ScenarioError(
+                    f"{where}: {key}.values = {_show(vals)}: expected a non-empty list of "
+                    f"values, each {p.allowed()}"
+                )
             checked = []
             for v in vals:
-                nv, err = check_value(p, v)
+                nv, err = safe_check(p, v)
                 if err:
                     raise ScenarioError(f"{where}: {key} = {_show(v)}: {err}")
                 checked.append(nv)
@@ -309,7 +407,7 @@ def load_sweep(path) -> Sweep:
                 )
             lo, hi = spec.get("low"), spec.get("high")
             for label, v in (("low", lo), ("high", hi)):
-                nv, err = check_value(p, v if p.kind == "float" or v is None else v)
+                nv, err = safe_check(p, v)
                 if v is None or err:
                     raise ScenarioError(
                         f"{where}: {key}.{label} = {_show(v)}: "
@@ -324,11 +422,12 @@ def load_sweep(path) -> Sweep:
                     raise ScenarioError(
                         f"{where}: {key}.levels = {_show(lv)}: a grid range needs levels >= 2"
                     )
-                grid = np.linspace(lo, hi, lv)
-                values.append(tuple(int(round(x)) if p.kind == "int" else float(x) for x in grid))
+                values.append(_Range(lo, hi, lv, p.kind))  # spread once the size is checked
             else:
                 values.append(())
         names.append(key)
+    check_design_size(src, design, names, values, int(samples), int(reps), base, bounds)
+    values = [v.spread() if isinstance(v, _Range) else v for v in values]
     d = Design(
         names=tuple(names),
         method=design,
@@ -457,16 +556,154 @@ class SweepExecutor:
         return self.executor
 
     def close(self) -> None:
+        """Shut the executor down (and close the Dask client); a second call does nothing."""
+        if self.executor is None:
+            return
         if self.client is not None:
             self.executor.shutdown(wait=True)  # Dask's executor has no cancel_futures
             self.client.close()
         else:
             self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor = None
 
 
 def make_sweep_executor(workers: int = 1, scheduler: str | None = None) -> SweepExecutor:
     """In-process (``workers`` 1), a local process pool, or a Dask cluster's executor."""
     return SweepExecutor(workers, scheduler)
+
+
+# ============================================================================ the folder
+#: The record of the sweep that made a folder (its fingerprint); read by ``--resume``.
+FINGERPRINT_FILE = "sweep.json"
+#: Merged outputs of a sweep (and of ``gsim sensitivity``) in its folder.
+SWEEP_OUTPUTS = (
+    "summary.parquet",
+    "timeseries.parquet",
+    "design.parquet",
+    "manifest.json",
+    "sensitivity.parquet",
+    "sensitivity.csv",
+    "sensitivity.png",
+)
+
+
+def fingerprint(sweep: Sweep) -> dict:
+    """The record of what a sweep folder holds: the resolved sweep (base scenario values,
+    design, replications, seed, balance, model version) and its SHA-256 fingerprint.
+
+    Two sweep files with the same fingerprint plan the same runs (whatever their
+    description, outcomes or file name); ``--resume`` continues only such a folder.
+    """
+    from . import __version__
+
+    d = sweep.design
+    resolved = {
+        "base": dict(sweep.base.values),
+        "design": {
+            "method": d.method,
+            "parameters": list(d.names),
+            "bounds": [list(b) for b in d.bounds],
+            "values": [list(v) for v in d.values],
+            "samples": d.samples,
+            "levels": d.levels,
+        },
+        "replications": sweep.replications,
+        "seed": sweep.seed,
+        "balance": sweep.balance,
+        "version": __version__,
+    }
+    blob = json.dumps(resolved, sort_keys=True, default=str)
+    return {
+        "fingerprint": hashlib.sha256(blob.encode()).hexdigest(),
+        "sweep_file": str(sweep.path),
+        "resolved": resolved,
+    }
+
+
+def _check_same_sweep(out: Path, record: dict) -> None:
+    """:class:`OutputError` unless the sweep folder ``out`` was made by ``record``'s sweep."""
+    from .outputs import OutputError
+
+    fp_file = out / FINGERPRINT_FILE
+    ours = f"{record['sweep_file']} (fingerprint {record['fingerprint'][:12]})"
+    advice = "give another --out, or --overwrite without --resume to replace its results"
+    problem = file_problem(fp_file)
+    if problem == "file not found":
+        raise OutputError(
+            f"--out {out}: holds files but no {FINGERPRINT_FILE}, so no sweep made it; "
+            f"--resume continues only a folder made by the same sweep as {ours}; {advice}"
+        )
+    try:
+        if problem:
+            raise ValueError(problem)
+        theirs = json.loads(fp_file.read_text(encoding="utf-8"))
+        their_fp, their_file = str(theirs["fingerprint"]), str(theirs.get("sweep_file", "?"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise OutputError(
+            f"--out {out}: {FINGERPRINT_FILE} is unreadable ({exc}); {advice}"
+        ) from None
+    if their_fp != record["fingerprint"]:
+        raise OutputError(
+            f"--out {out}: made by another sweep, {their_file} (fingerprint {their_fp[:12]}), "
+            f"not by {ours}; --resume continues only the same sweep (base, parameters, design, "
+            f"replications, seed and model version); {advice}"
+        )
+
+
+def check_sweep_folder(out, record: dict, *, resume: bool, overwrite: bool) -> Path:
+    """Check ``--out`` for a sweep without creating or changing anything.
+
+    A new or empty folder is fine; a non-empty one needs ``--overwrite``, or ``--resume``
+    with the same fingerprint (see :func:`fingerprint`); a folder another live sweep is
+    writing to is refused. Raises :class:`sim.outputs.OutputError`.
+    """
+    from .outputs import check_output_dir, folder_contents
+
+    path = check_output_dir(out, overwrite=overwrite or resume)
+    if resume and path.is_dir() and folder_contents(path):
+        _check_same_sweep(path, record)
+    return path
+
+
+@contextlib.contextmanager
+def sweep_folder(out, record: dict, specs: list[RunSpec], *, resume: bool, overwrite: bool):
+    """Create (if needed) and lock the sweep folder ``out`` for ``record``'s sweep.
+
+    Under the lock the checks of :func:`check_sweep_folder` are made again (another
+    sweep may have used the folder meanwhile); ``--overwrite`` of another sweep's folder
+    removes its merged outputs and run files, so that results are never mixed; then
+    ``sweep.json`` records the fingerprint. The lock is released on exit.
+    """
+    from .outputs import FolderLock, OutputError, folder_contents, prepare_output_dir, write_json
+
+    path = prepare_output_dir(out, overwrite=True)
+    with FolderLock(path):
+        if folder_contents(path):
+            if resume:
+                _check_same_sweep(path, record)
+            elif not overwrite:
+                raise OutputError(
+                    f"--out {path}: folder is not empty; use --overwrite to replace its files"
+                )
+            else:
+                try:
+                    _check_same_sweep(path, record)
+                except OutputError:
+                    _remove_results(path, {s.run_id for s in specs})
+        write_json(record, path / FINGERPRINT_FILE)
+        yield path
+
+
+def _remove_results(out: Path, keep: set[str]) -> None:
+    """Remove another sweep's merged outputs and the run files not in ``keep``."""
+    for name in SWEEP_OUTPUTS:
+        (out / name).unlink(missing_ok=True)
+    runs = out / "runs"
+    if runs.is_dir():
+        for p in runs.iterdir():
+            stale = p.name.endswith(".part") or (p.suffix == ".parquet" and p.stem not in keep)
+            if stale and p.is_file():
+                p.unlink()
 
 
 def _run_path(out: Path, rid: str) -> Path:
