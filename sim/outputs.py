@@ -156,6 +156,7 @@ def prepare_output_dir(path, overwrite: bool = False) -> Path:
 
 #: The lock file of a folder a sweep is writing to.
 LOCK_NAME = ".gsim.lock"
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 class FolderLock:
@@ -178,7 +179,13 @@ class FolderLock:
 
         holder = None
         for _ in range(10):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:  # never through a symlink: the file is truncated and written
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | _NOFOLLOW, 0o644)
+            except OSError as exc:
+                raise OutputError(
+                    f"--out {self.folder}: cannot use the lock file {LOCK_NAME}: "
+                    f"{exc.strerror or exc}; remove it if no gsim sweep runs there"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:  # held; or just peeked at by lock_holder: try again
@@ -237,7 +244,8 @@ def lock_holder(folder) -> int | None:
     import fcntl
 
     try:
-        fd = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | _NOFOLLOW
+        fd = os.open(Path(folder) / LOCK_NAME, flags)
     except OSError:
         return None
     try:

@@ -212,13 +212,24 @@ RUN_BYTES = 8 * 1024
 MONTH_BYTES = 1280
 
 
+#: Memory limits of a control group (v2, v1), lower than the machine's in a container.
+CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
 def memory_limit() -> int:
-    """Largest estimated memory a sweep may need: half of this machine's memory
-    (8 GiB where that cannot be read)."""
+    """Largest estimated memory a sweep may need: half of this machine's memory, or of
+    this process's control-group limit where lower (16 GiB where neither can be read)."""
+    sizes = []
     try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+        sizes.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
-        return 8 << 30
+        pass
+    for name in CGROUP_LIMITS:
+        try:
+            sizes.append(int(Path(name).read_text().strip()))
+        except (OSError, ValueError):  # absent, or "max"
+            pass
+    return min(sizes, default=32 << 30) // 2
 
 
 def _bytes(n: float) -> str:

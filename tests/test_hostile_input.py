@@ -386,6 +386,18 @@ def test_folder_lock_excludes_a_second_holder(tmp_path):
         assert (tmp_path / LOCK_NAME).read_text().strip() == str(os.getpid())
 
 
+def test_lock_file_is_never_followed_through_a_symlink(tmp_path, capsys, no_work):
+    """A symlink planted as the lock file is refused (one line), and its target unchanged."""
+    f = write_sweep(tmp_path / "A.toml")
+    out = tmp_path / "o"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (out / LOCK_NAME).symlink_to(victim)
+    refused(gsim(capsys, "sweep", f, "--out", out, "-q"), f"--out {out}", LOCK_NAME)
+    assert victim.read_text() == "precious\n"
+
+
 def test_pool_workers_watch_their_parent(tmp_path):
     """exit_with_parent: a worker whose parent is gone exits by itself."""
     code = (
