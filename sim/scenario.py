@@ -181,18 +181,23 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not key:
         raise ScenarioError(f"--set {text!r}: empty key")
     if not key.isprintable():
-        raise ScenarioError(f"--set {text!r}: the key must be one line of printable characters")
+        raise ScenarioError(
+            f"--set {text!r}: expected KEY=VALUE with a key of printable characters, "
+            "e.g. --set credit.pd=0.02"
+        )
     try:
         doc = tomllib.loads(f"v = {raw}")
     except (tomllib.TOMLDecodeError, ValueError, RecursionError):
         if not raw.isprintable():
             raise ScenarioError(
-                f"--set {text!r}: the value must be exactly one TOML value on one line"
+                f"--set {text!r}: expected KEY=VALUE with exactly one TOML value on one line, "
+                "e.g. --set credit.pd=0.02"
             ) from None
         return key, raw
     if list(doc) != ["v"]:
         raise ScenarioError(
-            f"--set {text!r}: the value must be exactly one TOML value (use one --set per key)"
+            f"--set {text!r}: expected KEY=VALUE with exactly one TOML value, e.g. "
+            "--set credit.pd=0.02 (one --set per key)"
         )
     return key, doc["v"]
 
