@@ -80,6 +80,31 @@ def group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return out
 
 
+def guarantee_fee(pd_estimate, relief, p) -> np.ndarray:
+    """The guarantors' fee schedule (fraction p.a. of the guaranteed loan).
+
+    ``min(base_fee + risk_fee_loading x PD estimate, fee_cap)``, less the relief-sector cut
+    where ``relief`` is true, at least 0.
+    """
+    fee = np.minimum(
+        p["guarantor.base_fee"] + p["guarantor.risk_fee_loading"] * pd_estimate,
+        p["guarantor.fee_cap"],
+    )
+    return np.maximum(fee - p["relief.fee_cut"] * relief, 0.0)
+
+
+def exemption(model) -> float:
+    """Strength of the due-diligence exemption (尽职免责) in force, in [0, 1].
+
+    ``exemption_strength`` times the adoption level of measure 3 (the share of guarantors
+    whose staff rules have adopted it) when the exemption is on, else 0.
+    """
+    p = model.params
+    if not p["guarantor.due_diligence_exemption"]:
+        return 0.0
+    return p["guarantor.exemption_strength"] * model.adoption.level(3)
+
+
 # ---------------------------------------------------------------------------- SME
 class SME(mesa.Agent):
     """One seat of the representative SME sample (中小微企业).
@@ -91,6 +116,57 @@ class SME(mesa.Agent):
     row is the agent's ``unique_id`` less the first seat's (this keeps creating a
     million seats cheap: no ``__init__`` of its own).
     """
+
+    @staticmethod
+    def stay_away(needs: Applications, model) -> np.ndarray:
+        """Which of the firms that need credit this month do not apply (discouraged borrowers).
+
+        A firm knows its own PD and assets, the lenders' rules in force and how well they
+        can see it (a firm without a credit history knows it is judged close to the average
+        of its size class and sector). It anticipates the lenders' judgement: their decision
+        rules at the estimate they would form from the information available on it, without
+        the luck of a particular screening (a zero screening error). It expects a loan if
+        the bank would lend to it directly (``PD x LGD`` within
+        ``bank.direct_el_tolerance``) or a guarantor would take it (it meets the
+        counter-guarantee requirement, and ``PD x LGD`` times the share a guarantor keeps
+        after the bank's share and the cover it counts is within the guarantors'
+        appetite). A firm that expects to be refused stays away with probability
+        ``demand.discouragement`` (Kon & Storey 2003: discouraged borrowers need credit but
+        do not apply because they expect rejection).
+
+        The draw is the firm's take-up uniform; for the firms that apply in spite of
+        their doubt it is rescaled to a fresh uniform.
+
+        Returns
+        -------
+        ndarray of bool
+            True for the firms that stay away.
+        """
+        p = model.params
+        zero = np.zeros(needs.n)
+        tau = p["credit.pd_dispersion"]
+        aversion = p["information.uncertainty_aversion"]
+        sigma_b = screening_noise(p["bank.screening_noise"], needs.first_time, p)
+        _, bank_view = estimate_pd(needs.pd, zero, sigma_b, aversion, needs.prior_log, tau)
+        direct = bank_view * needs.lgd_direct <= p["bank.direct_el_tolerance"]
+        sigma_g = screening_noise(p["guarantor.screening_noise"], needs.first_time, p)
+        e = exemption(model)
+        _, guarantor_view = estimate_pd(
+            needs.pd, zero, sigma_g, aversion * (1.0 - e), needs.prior_log, tau
+        )
+        s_g, s_r, s_n, s_b, s_c = model.shares
+        retained = 1.0 - s_b - p["guarantor.cover_appetite"] * (s_r + s_n + s_c)
+        appetite = p["guarantor.el_appetite"] * (1.0 + e)
+        guaranteed = needs.pledge_ok & (
+            guarantor_view * needs.lgd_guaranteed * retained <= appetite
+        )
+        doubt = ~(direct | guaranteed)
+        delta = p["demand.discouragement"]
+        away = doubt & (needs.u_take < delta)
+        brave = doubt & ~away
+        if delta < 1.0:
+            needs.u_take[brave] = (needs.u_take[brave] - delta) / (1.0 - delta)
+        return away
 
     @property
     def row(self) -> int:
@@ -189,10 +265,20 @@ class Bank(Institution):
 
         All banks apply the same rule to their own applicants, so it is evaluated for
         every bank's applicants in one pass over the columns.
+
+        The channel of a firm the bank would lend to directly is chosen by the bank and
+        the firm (substitution): the bank steers a share ``bank.guarantee_substitution``
+        of them to a guarantor anyway, and a firm takes the guaranteed route when its
+        all-in cost there (rate, expected fee net of any fee subsidy) is lower than the
+        direct rate by more than its own switching cost. A firm the bank will not lend
+        to directly is referred to a guarantor with probability ``bank.referral_rate``,
+        raised by ``bank.referral_uplift`` (measure 10), when it can meet the
+        counter-guarantee requirement; else it is rejected.
         """
         if apps.n == 0:
             return
-        p = banks[0].model.params
+        m = banks[0].model
+        p = m.params
         pd, eps, prior = apps.pd, apps.eps_bank, apps.prior_log
         aversion = p["information.uncertainty_aversion"]
         sigma = screening_noise(p["bank.screening_noise"], apps.first_time, p)
@@ -200,9 +286,6 @@ class Bank(Institution):
         est, dec = estimate_pd(pd, eps, sigma, aversion, prior, tau)
         direct_ok = dec * apps.lgd_direct <= p["bank.direct_el_tolerance"]
         pledge_ok = apps.pledge_ok
-        substitute = direct_ok & pledge_ok & (apps.u_route < p["bank.guarantee_substitution"])
-        direct = direct_ok & ~substitute
-        refer = ~direct & pledge_ok
 
         s_bank = p["bank.share"]
         # screening effort on guaranteed loans ~ retained share^m, noise ~ effort^-1/2
@@ -218,11 +301,44 @@ class Bank(Institution):
         rate_direct = base + markup * est * apps.lgd_direct
         rate_g = base - relief + markup * s_bank * est_g * lgd_g
 
+        # one persistent uniform per firm: below the steering share the bank steers a
+        # direct-eligible firm to a guarantor; above it, its rescaled remainder sets the
+        # firm's switching cost (exponential with mean demand.switching_cost); for a firm
+        # the bank will not lend to directly it decides the referral
+        u = apps.u_route
+        steer = p["bank.guarantee_substitution"]
+        steered = u < steer
+        rest = np.clip((u - steer) / max(1.0 - steer, 1e-12), 1e-12, 1.0)
+        switching = -p["demand.switching_cost"] * np.log(rest)
+        fee = guarantee_fee(est_g, apps.relief, p)
+        fee -= m.government.expected_subsidy(fee, apps.small_micro)
+        prefers_guarantee = rate_direct - (rate_g + fee) > switching
+        substitute = direct_ok & pledge_ok & (steered | prefers_guarantee)
+        direct = direct_ok & ~substitute
+        referral = p["bank.referral_rate"]
+        referral += p["bank.referral_uplift"] * (1.0 - referral)
+        refer = substitute | (~direct_ok & pledge_ok & (u < referral))
+
         apps.route[:] = np.where(direct, DIRECT_ROUTE, np.where(refer, GUARANTEE_ROUTE, REJECT))
         apps.additional[:] = ~direct_ok
+        apps.rate_direct[:] = rate_direct
         apps.rate[:] = np.where(direct, rate_direct, rate_g)
         apps.bank_ok_guaranteed[:] = ok_g
         apps.relief_rate[:] = np.where(direct, 0.0, relief)
+
+    @staticmethod
+    def fall_back(apps: Applications) -> None:
+        """Offer a direct loan to the firms a guarantor declined that qualify for one.
+
+        A firm steered to (or choosing) the guaranteed route although the bank would lend
+        to it alone is not rationed when the guarantor declines: the bank lends directly.
+        """
+        back = (apps.route == GUARANTEE_ROUTE) & ~apps.approved & ~apps.additional
+        apps.route[back] = DIRECT_ROUTE
+        apps.rate[back] = apps.rate_direct[back]
+        apps.relief_rate[back] = 0.0
+        apps.fee[back] = 0.0
+        apps.delay[back] = 0.0
 
 
 class Guarantor(Institution):
@@ -255,6 +371,7 @@ class Guarantor(Institution):
         self.tier = tier
         self.opening_equity = opening_equity
         self.score = np.nan  # latest performance-evaluation score
+        self.drive = 1.0  # appetite multiplier set by the evaluation and supervision
         self.new_year()
 
     def new_year(self) -> None:
@@ -297,14 +414,18 @@ class Guarantor(Institution):
     def appetite(self) -> float:
         """Largest expected loss on its retained share the guarantor accepts.
 
-        ``el_appetite x (1 + exemption) x min(1, equity / opening equity)``.
+        ``el_appetite x (1 + exemption) x drive x min(1, equity / opening equity)``, with
+        ``exemption`` the due-diligence exemption's strength times its adoption level and
+        ``drive`` what the evaluation and supervision have made of the guarantor's
+        appetite (1 when neither binds).
         """
         p = self.model.params
-        strength = (
-            p["guarantor.exemption_strength"] if p["guarantor.due_diligence_exemption"] else 0
-        )
         health = min(1.0, max(0.0, self.equity / self.opening_equity)) if self.opening_equity else 1
-        return p["guarantor.el_appetite"] * (1.0 + strength) * health
+        return p["guarantor.el_appetite"] * (1.0 + exemption(self.model)) * self.drive * health
+
+    def adjust_drive(self, factor: float) -> None:
+        """Multiply the appetite drive by ``factor``, kept within [1/4, 4]."""
+        self.drive = float(np.clip(self.drive * factor, 0.25, 4.0))
 
     # -------------------------------------------------------------- decisions
     # The rules below are each guarantor's own, applied to all guarantors' referrals in
@@ -338,9 +459,7 @@ class Guarantor(Institution):
         # the guarantor counts a fraction of the cover it gets as lower risk
         retained = 1.0 - s_b - p["guarantor.cover_appetite"] * cover
 
-        exempt = p["guarantor.due_diligence_exemption"]
-        strength = p["guarantor.exemption_strength"] if exempt else 0.0
-        aversion = p["information.uncertainty_aversion"] * (1.0 - strength)
+        aversion = p["information.uncertainty_aversion"] * (1.0 - exemption(m))
         sigma = screening_noise(p["guarantor.screening_noise"], apps.first_time[sel], p)
         est, dec = estimate_pd(
             apps.pd[sel],
@@ -366,11 +485,7 @@ class Guarantor(Institution):
         approved = in_batch | (bank_ok & guar_ok)
 
         unscreened = in_batch & (mode == BANK_LED)
-        fee = p["guarantor.base_fee"] + p["guarantor.risk_fee_loading"] * np.where(
-            unscreened, p["credit.pd"], est
-        )
-        fee = np.minimum(fee, p["guarantor.fee_cap"])
-        fee = np.maximum(fee - p["relief.fee_cut"] * apps.relief[sel], 0.0)
+        fee = guarantee_fee(np.where(unscreened, p["credit.pd"], est), apps.relief[sel], p)
 
         apps.approved[sel] = approved
         apps.in_batch[sel] = in_batch
@@ -568,6 +683,20 @@ class Government(mesa.Agent):
         self.city_fund_remaining -= city
         self.district_fund_remaining = max(0.0, self.district_fund_remaining - (amount - city))
 
+    def expected_subsidy(self, fee: np.ndarray, small_micro: np.ndarray) -> np.ndarray:
+        """The fee cut a firm can expect on a guarantee at ``fee`` (0 where not eligible).
+
+        The firm's view when it chooses between a direct and a guaranteed loan: the
+        subsidy rate (at most the fee) on small/micro guarantees whose fee after the
+        cut is at or below the threshold, while the year's budget lasts.
+        """
+        p = self.model.params
+        rate = p["government.fee_subsidy_rate"]
+        if rate <= 0 or self.fee_subsidy_remaining <= 0:
+            return np.zeros_like(fee)
+        eligible = small_micro & (fee - rate <= p["government.fee_subsidy_threshold"])
+        return np.where(eligible, np.minimum(rate, fee), 0.0)
+
     def offer_fee_subsidies(self, apps: Applications) -> None:
         """Cut fees on eligible offers and reserve the subsidy within the budget.
 
@@ -594,13 +723,24 @@ class Government(mesa.Agent):
         apps.fee[offers] -= cut
 
     def evaluate_and_inject(self) -> None:
-        """Yearly performance evaluation and capital replenishment."""
+        """Yearly performance evaluation (绩效评价), guarantors' response, capital injections.
+
+        Where the evaluation binds (``evaluation.response`` > 0, measure 11), each guarantor
+        manages to it: a shortfall on operating capacity (leverage below the 5x that earns
+        full marks) raises its risk appetite, a shortfall on risk control (compensation rate
+        above 3%) lowers it, each in proportion to the dimension's weight.
+        """
         m = self.model
         p = m.params
         weights = np.asarray(p["evaluation.weights"], dtype=float)
+        response = p["evaluation.response"]
         guarantors = m.guarantors
         for g in guarantors:
-            g.score = _evaluation_score(g, weights)
+            dims = evaluation_dimensions(g)
+            g.score = _total_score(dims, weights)
+            if response > 0 and dims is not None:
+                push = weights[1] * (1 - dims[1]) - weights[2] * (1 - dims[2])
+                g.adjust_drive(np.exp(response * push / 100.0))
             g.new_year()
         budget = p["government.capital_injection_budget"]
         scores = np.array([g.score for g in guarantors])
@@ -612,12 +752,31 @@ class Government(mesa.Agent):
                     "capital_injection", self.account, guarantors[k].account, budget * share
                 )
 
+    def supervise(self) -> None:
+        """Yearly supervisory guidance (监管引导, measure 12) of guarantors whose role is weak.
 
-def _evaluation_score(g: Guarantor, weights: np.ndarray) -> float:
+        A guarantor whose leverage (放大倍数) is below ``supervision.leverage_floor`` is
+        guided to expand: its risk appetite rises by the fraction ``supervision.guidance``.
+        """
+        p = self.model.params
+        guidance = p["supervision.guidance"]
+        if guidance <= 0:
+            return
+        for g in self.model.guarantors:
+            if g.solvent and g.leverage < p["supervision.leverage_floor"]:
+                g.adjust_drive(1.0 + guidance)
+
+
+def evaluation_dimensions(g: Guarantor) -> np.ndarray | None:
+    """The four evaluation dimensions of a guarantor's year, each in [0, 1].
+
+    Policy effect, operating capacity, risk control and system building, as the
+    :class:`Government` docstring defines them; ``None`` for a year without business.
+    """
     y = g.year
     vol = y["volume"]
     if vol <= 0:
-        return 0.0
+        return None
     policy = np.mean(
         [
             min(1.0, y["small_micro"] / vol / 0.8),
@@ -630,7 +789,11 @@ def _evaluation_score(g: Guarantor, weights: np.ndarray) -> float:
     rate = y["compensation"] / y["released"] if y["released"] > 0 else 0.0
     risk = float(np.clip((0.06 - rate) / 0.03, 0.0, 1.0))
     system = min(1.0, y["ceded"] / vol / 0.8)
+    return np.array([policy, operating, risk, system])
+
+
+def _total_score(dims: np.ndarray | None, weights: np.ndarray) -> float:
     total = weights.sum()
-    if total <= 0:
+    if dims is None or total <= 0:
         return 0.0
-    return float(100.0 * weights @ np.array([policy, operating, risk, system]) / total)
+    return float(100.0 * weights @ dims / total)

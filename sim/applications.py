@@ -8,7 +8,7 @@ risk shares, the firm's take-up, and finally whether the loan was booked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -88,7 +88,7 @@ class Applications:
 
     @classmethod
     def gather(
-        cls, smes: SMEPopulation, rows, u_take, sector_multiplier, relief_sectors, p
+        cls, smes: SMEPopulation, rows, u_take, sector_multiplier, relief_sectors, p, products=1.0
     ) -> Applications:
         """Collect applicants' columns and their collateral position.
 
@@ -104,6 +104,9 @@ class Applications:
         relief_sectors : ndarray of bool
             Sectors eligible for relief.
         p : Scenario
+        products : float
+            Adoption level (0-1) of the receivables and IP-pledge products of measure 4:
+            the share of those assets' value that counts towards the counter-guarantee.
         """
         # one read of each applicant's record, then contiguous columns for the arithmetic
         record = smes.applicant.take(rows)
@@ -126,8 +129,12 @@ class Applications:
         need = p["guarantor.counter_guarantee"] * amount
         hard = np.minimum(coll, need)
         rest = need - hard
-        recv = column("receivables") if p["collateral.receivables"] else np.zeros_like(amount)
-        ip = column("ip") if p["collateral.ip_pledge"] else np.zeros_like(amount)
+        recv = (
+            products * column("receivables")
+            if p["collateral.receivables"]
+            else np.zeros_like(amount)
+        )
+        ip = products * column("ip") if p["collateral.ip_pledge"] else np.zeros_like(amount)
         r = np.minimum(recv, rest)
         rest = rest - r
         i = np.minimum(ip, rest)
@@ -173,12 +180,17 @@ class Applications:
             prior_log=prior_log,
         )
 
+    def subset(self, keep: np.ndarray) -> Applications:
+        """The applications where ``keep`` is true (before any decision is filled in)."""
+        return type(self)(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
+
     def __post_init__(self):
         n = self.rows.size
         self.n = n
         self.route = np.zeros(n, np.int8)
         self.additional = np.zeros(n, bool)
         self.rate = np.zeros(n)
+        self.rate_direct = np.zeros(n)  # the rate of a direct loan (a fallback offer)
         self.bank_ok_guaranteed = np.zeros(n, bool)
         self.relief_rate = np.zeros(n)
         self.approved = np.zeros(n, bool)
@@ -191,4 +203,5 @@ class Applications:
         self.nf_ok = np.zeros(n, bool)
         self.taken = np.zeros(n, bool)
         self.booked = np.zeros(n, bool)
+        self.offered = np.zeros(n, bool)  # had an offer (taken up or not): not refused
         self.capacity_rejected = np.zeros(n, bool)

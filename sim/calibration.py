@@ -5,8 +5,8 @@ the national context of ``calibration.md``. The objective is the sum of squared,
 tolerance-scaled deviations of the *mean over replications* from the targets,
 with common random numbers (the same seeds at every evaluation), so the
 objective is a deterministic function of the free parameters. It is minimised
-with SciPy's Nelder-Mead over the free parameters, each mapped from its bounds
-to the real line by a logit transform.
+by SciPy's least-squares solver (or Nelder-Mead) over the free parameters, each
+mapped from its bounds to the real line by a logit transform.
 
 ``gsim calibrate`` runs it and writes the record to ``docs/calibration.md``;
 with ``--write`` the calibrated values replace the marked block of
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .parameters import REGISTRY
 from .scenario import Scenario, load_scenario
 
 __all__ = [
@@ -102,6 +103,30 @@ TARGETS: tuple[Target, ...] = (
         f"{BJ}: new financing guarantees 93.7 bn yuan",
         "yuan",
     ),
+    Target(
+        "refused_firm_share",
+        0.10,
+        0.04,
+        "firm surveys: share of applicant firms refused in the year; 3.6-4.1% of applications "
+        "(official, OECD scoreboard 2017-2022) to 20% (CHFS 2013) and 24% (China Beige Book "
+        "Q4 2020) of applicant firms (docs/evidence.md)",
+        pooled=("refused_firms", "applicant_firms"),
+    ),
+    Target(
+        "guaranteed_share_outstanding",
+        0.058,
+        0.02,
+        "Beijing 2021: financing guarantees in force 100.6 bn yuan (北京信用担保业协会) over "
+        "small/micro loans outstanding 1.73 trn yuan (北京银保监局)",
+    ),
+    Target(
+        "discouraged_share",
+        0.19,
+        0.10,
+        "CHFS 2013: 42.4% of small firms with demand did not apply, 45.7% of them expecting "
+        "rejection (19% of firms with demand)",
+        pooled=("discouraged_firms", "demand_firms"),
+    ),
 )
 
 
@@ -132,17 +157,16 @@ def _split(key: str) -> tuple[str, int | None]:
     return (m.group(1), int(m.group(2))) if m else (key, None)
 
 
-#: Free parameters and their bounds.
+#: Free parameters and their bounds: the registry's calibrated parameters (their prior is
+#: the search range) and the median revenue of medium firms (one element of a list).
 FREE_PARAMETERS: tuple[FreeParameter, ...] = (
-    FreeParameter("population.firms", 1e5, 3e6),
-    FreeParameter("guarantor.base_fee", 0.002, 0.03),
-    FreeParameter("recovery.base_rate", 0.0, 0.4),
-    FreeParameter("credit.pd", 0.005, 0.08),
-    FreeParameter("guarantor.el_appetite", 0.005, 0.2),
-    FreeParameter("demand.loan_to_revenue", 0.03, 0.6),
-    FreeParameter("bank.operating_cost", 0.0, 0.04),
+    *(FreeParameter(k, p.prior.low, p.prior.high) for k, p in REGISTRY.items() if p.calibrated),
     FreeParameter("population.revenue_median[2]", 3e7, 3e8),
 )
+
+#: Months of burn-in of a calibration run: the runs start in January 2019 (guarantor equity
+#: of the end of 2018) and report 2021, their third year.
+BURN_IN = 24
 
 
 @dataclass
@@ -161,6 +185,7 @@ class CalibrationResult:
     horizon: int
     converged: bool
     message: str
+    method: str = "least-squares"
 
 
 def _overrides(base: Scenario, free, x) -> dict:
@@ -213,13 +238,25 @@ def stratified_runs(scenario: Scenario, n: int) -> list[tuple[Scenario, int]]:
     ]
 
 
+class _BudgetSpent(Exception):
+    """The calibration's budget of evaluations is spent."""
+
+
+def _residuals(achieved: dict, targets) -> np.ndarray:
+    """Tolerance-scaled deviations of the estimates from the targets (1e3 where undefined)."""
+    return np.array(
+        [
+            (achieved[t.outcome] - t.value) / t.tolerance
+            if math.isfinite(achieved[t.outcome])
+            else 1e3
+            for t in targets
+        ]
+    )
+
+
 def _loss(achieved: dict, targets) -> float:
-    total = 0.0
-    for t in targets:
-        v = achieved[t.outcome]
-        z = (v - t.value) / t.tolerance if math.isfinite(v) else 1e3
-        total += z * z
-    return total
+    res = _residuals(achieved, targets)
+    return float(res @ res)
 
 
 def _to_unit(fp: FreeParameter, v: float) -> float:
@@ -244,8 +281,9 @@ def calibrate(
     progress: Callable[[int, float], None] | None = None,
     workers: int = 1,
     step: float = 0.5,
+    method: str = "least-squares",
 ) -> CalibrationResult:
-    """Fit the free parameters to the targets with Nelder-Mead.
+    """Fit the free parameters to the targets.
 
     Parameters
     ----------
@@ -259,49 +297,82 @@ def calibrate(
         one year (the burn-in stands for the years before): leverage is then read
         at the end of that year, as the statistics do.
     max_evaluations : int
-        Budget of objective evaluations.
+        Budget of objective evaluations (the search stops at the budget and returns
+        the best point it evaluated).
     progress : callable, optional
         Called after each evaluation with (evaluation number, objective).
     workers : int
         Local processes for the replications of an evaluation (results do not
         depend on it).
     step : float
-        Size of the initial simplex on the logit scale of each parameter.
+        ``"least-squares"``: the finite-difference step on the logit scale of each
+        parameter; ``"nelder-mead"``: the initial simplex's step. Large enough to see
+        past the Monte-Carlo texture of the objective (0.5 is about 12% of a range at
+        its centre); smaller to polish.
+    method : {"least-squares", "nelder-mead"}
+        ``"least-squares"``: :func:`scipy.optimize.least_squares` (trust-region
+        reflective) on the tolerance-scaled residuals, Jacobian by forward differences
+        of size ``step``; ``"nelder-mead"``: :func:`scipy.optimize.minimize` (adaptive
+        Nelder-Mead) on their sum of squares.
     """
-    from scipy.optimize import minimize
+    from scipy.optimize import least_squares, minimize
 
-    base = load_scenario(scenario_path, overrides={"run.n_smes": n_smes, "run.horizon": horizon})
+    if method not in ("least-squares", "nelder-mead"):
+        raise ValueError(f"method must be 'least-squares' or 'nelder-mead', not {method!r}")
+    base = load_scenario(
+        scenario_path,
+        overrides={"run.n_smes": n_smes, "run.horizon": horizon, "run.burn_in": BURN_IN},
+    )
     start = {fp.key: fp.get(base.values) for fp in free}
     y0 = np.array([_to_unit(fp, start[fp.key]) for fp in free])
     count = 0
+    best = (np.inf, y0)
     t0 = time.perf_counter()
 
-    def objective(y):
-        nonlocal count
+    def residuals(y):
+        nonlocal count, best
+        if count >= max_evaluations:
+            raise _BudgetSpent
         x = [_from_unit(fp, yi) for fp, yi in zip(free, y, strict=True)]
         sc = base.with_overrides(_overrides(base, free, x))
-        value = _loss(evaluate(sc, replications, seed, targets, workers), targets)
+        res = _residuals(evaluate(sc, replications, seed, targets, workers), targets)
+        value = float(res @ res)
         count += 1
+        if value < best[0]:
+            best = (value, np.array(y, dtype=float))
         if progress:
             progress(count, value)
-        return value
+        return res
 
-    # initial simplex: ``step`` on the logit scale (0.5 is about 12% of a range at its
-    # centre), large enough to move past the Monte-Carlo texture of the objective
-    simplex = np.vstack([y0, y0 + step * np.eye(len(y0))])
-    opt = minimize(
-        objective,
-        y0,
-        method="Nelder-Mead",
-        options={
-            "maxfev": max_evaluations,
-            "xatol": 1e-3,
-            "fatol": 1e-3,
-            "adaptive": True,
-            "initial_simplex": simplex,
-        },
-    )
-    x = [_from_unit(fp, yi) for fp, yi in zip(free, opt.x, strict=True)]
+    converged, message = False, "budget of evaluations spent"
+    try:
+        if method == "least-squares":
+            opt = least_squares(
+                residuals,
+                y0,
+                method="trf",
+                diff_step=step,
+                x_scale=1.0,
+                max_nfev=max_evaluations,
+            )
+        else:
+            simplex = np.vstack([y0, y0 + step * np.eye(len(y0))])
+            opt = minimize(
+                lambda y: float(np.sum(residuals(y) ** 2)),
+                y0,
+                method="Nelder-Mead",
+                options={
+                    "maxfev": max_evaluations,
+                    "xatol": 1e-3,
+                    "fatol": 1e-3,
+                    "adaptive": True,
+                    "initial_simplex": simplex,
+                },
+            )
+        converged, message = bool(opt.success), str(opt.message)
+    except _BudgetSpent:
+        pass
+    x = [_from_unit(fp, yi) for fp, yi in zip(free, best[1], strict=True)]
     params = {fp.key: float(xi) for fp, xi in zip(free, x, strict=True)}
     achieved = evaluate(
         base.with_overrides(_overrides(base, free, x)), replications, seed, targets, workers
@@ -311,14 +382,15 @@ def calibrate(
         start=start,
         achieved=achieved,
         objective=float(_loss(achieved, targets)),
+        method=method,
         evaluations=count,
         seconds=time.perf_counter() - t0,
         seed=seed,
         replications=replications,
         n_smes=n_smes,
         horizon=horizon,
-        converged=bool(opt.success),
-        message=str(opt.message),
+        converged=converged,
+        message=message,
     )
 
 
@@ -384,10 +456,10 @@ def calibration_report(result: CalibrationResult, command: str, targets=TARGETS)
             "",
             f"Command: `{command}`",
             "",
-            f"- size: {result.n_smes:,} SMEs, horizon {result.horizon} months after the "
-            f"burn-in, {result.replications} replications per evaluation, root seed "
-            f"{result.seed} (common random numbers across evaluations)",
-            f"- optimiser: scipy.optimize.minimize, Nelder-Mead (adaptive), "
+            f"- size: {result.n_smes:,} SMEs, horizon {result.horizon} months after a "
+            f"{BURN_IN}-month burn-in, {result.replications} replications per evaluation, "
+            f"root seed {result.seed} (common random numbers across evaluations)",
+            f"- optimiser: {_OPTIMISERS[result.method]}, "
             f"{result.evaluations} evaluations, {result.seconds:.0f} s; "
             f"converged: {result.converged} ({result.message})",
             f"- objective (sum of squared tolerance-scaled deviations): {result.objective:.3f}",
@@ -402,6 +474,13 @@ def calibration_report(result: CalibrationResult, command: str, targets=TARGETS)
             "",
         ]
     )
+
+
+_OPTIMISERS = {
+    "least-squares": "scipy.optimize.least_squares (trust-region reflective, forward-difference "
+    "Jacobian on the logit scale)",
+    "nelder-mead": "scipy.optimize.minimize, Nelder-Mead (adaptive)",
+}
 
 
 def _fmt(outcome: str, v: float) -> str:

@@ -75,6 +75,10 @@ _PCT = {
     "avg_loan_rate",
     "guarantee_approval_rate",
     "first_time_approval_rate",
+    "refused_firm_share",
+    "discouraged_share",
+    "incremental_share",
+    "guaranteed_share_outstanding",
 }
 _YUAN = {
     "lending_volume",
@@ -90,6 +94,16 @@ _YUAN = {
     "additional_lending",
     "guarantor_equity_end",
 }
+#: Outcomes shown year by year with --by-year.
+BY_YEAR = (
+    "guaranteed_volume",
+    "lending_volume",
+    "refused_firm_share",
+    "avg_guarantee_fee",
+    "leverage",
+    "compensation_rate",
+    "fiscal_cost",
+)
 HEADLINE = (
     "lending_volume",
     "guaranteed_volume",
@@ -97,6 +111,9 @@ HEADLINE = (
     "borrowers",
     "first_time_borrowers",
     "rationed_share",
+    "refused_firm_share",
+    "discouraged_share",
+    "incremental_share",
     "default_rate",
     "default_rate_guaranteed",
     "compensation_rate",
@@ -198,15 +215,23 @@ def _replication_options(set_help: str, reps: tuple[int, int, str], seed_help: s
     return decorate
 
 
+_by_year_option = click.option(
+    "--by-year",
+    is_flag=True,
+    help="Also report each year of the horizon separately (and write summary_by_year.parquet).",
+)
+
+
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
+@_by_year_option
 @_replication_options(
     set_help="Override a parameter, e.g. --set credit.pd=0.02 (repeatable).",
     reps=(1, 1, "Replications."),
     seed_help="Root seed; replication k uses SeedSequence(seed, spawn_key=(k,)).",
     out_help="Output folder for summary.parquet, timeseries.parquet, manifest.json.",
 )
-def run(scenario, sets, reps, seed, out, workers, overwrite, quiet):
+def run(scenario, by_year, sets, reps, seed, out, workers, overwrite, quiet):
     """Run SCENARIO (a TOML file) for --reps replications and print the mean outcomes."""
     from .experiments import run_replications
 
@@ -218,8 +243,9 @@ def run(scenario, sets, reps, seed, out, workers, overwrite, quiet):
     with _progress(reps, f"run {sc.name}", quiet) as bar:
         res = run_replications(sc, reps, seed, workers=workers, progress=bar.update)
     _print_means(res.summary)
+    years = _by_year(res, [sc.name]) if by_year else None
     if out_dir:
-        _write_outputs(_prepare_out(out_dir, overwrite=True), res, started)
+        _write_outputs(_prepare_out(out_dir, overwrite=True), res, started, by_year=years)
 
 
 def _print_means(summary) -> None:
@@ -232,28 +258,63 @@ def _print_means(summary) -> None:
         click.echo(f"{o:34s}{vals}")
 
 
-def _write_outputs(out_dir: Path, res, started, **extra) -> None:
+def _write_outputs(out_dir: Path, res, started, by_year=None, **extra) -> None:
     """Write the tables and manifest of ``res`` to ``out_dir`` (prepared by the caller)."""
     from .outputs import build_manifest, write_json, write_parquet
 
     write_parquet(res.summary, out_dir / "summary.parquet")
     write_parquet(res.timeseries, out_dir / "timeseries.parquet")
+    written = ["summary.parquet", "timeseries.parquet"]
+    if by_year is not None:
+        write_parquet(by_year, out_dir / "summary_by_year.parquet")
+        written.append("summary_by_year.parquet")
     reps = int(res.summary["replication"].nunique())
     write_json(
         build_manifest(res.scenarios, res.seed, reps, started, **extra), out_dir / "manifest.json"
     )
-    click.echo(f"wrote {out_dir}/summary.parquet, timeseries.parquet, manifest.json")
+    click.echo(f"wrote {out_dir}/{', '.join(written)}, manifest.json")
+
+
+def _by_year(res, names):
+    """Print the year-by-year means (and paired differences against the first scenario)
+    of the BY_YEAR outcomes; return the table of every run's years."""
+    from .experiments import paired_differences, summary_by_year
+
+    table = summary_by_year(res.timeseries)
+    base = names[0]
+    click.echo("")
+    header = f"{'outcome (by year)':26s}{'year':>5s}" + "".join(
+        f"{n:>{max(16, len(n) + 2)}s}" for n in names
+    )
+    if len(names) > 1:
+        header += f"  paired diff ({names[1]}) [95% CI]"
+    click.echo(header)
+    for o in BY_YEAR:
+        for year, grp in table.groupby("year", sort=True):
+            means = grp.groupby("scenario", sort=False)[o].mean()
+            line = f"{o:26s}{year:>5d}" + "".join(
+                f"{format_value(o, means.get(n, float('nan'))):>{max(16, len(n) + 2)}s}"
+                for n in names
+            )
+            if len(names) > 1:
+                d = paired_differences(grp, base, outcomes=(o,)).set_index("scenario")
+                row = d.loc[names[1]]
+                low, high = (format_value(o, row[c], diff=True) for c in ("ci_low", "ci_high"))
+                line += f"{format_value(o, row['diff'], diff=True):>12s} [{low}, {high}]"
+            click.echo(line)
+    return table
 
 
 @cli.command()
 @click.argument("scenario_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@_by_year_option
 @_replication_options(
     set_help="Override a parameter in every scenario (repeatable).",
     reps=(10, 2, "Replications per scenario (paired across scenarios)."),
     seed_help="Root seed shared by all scenarios (common random numbers).",
     out_help="Output folder for tables, manifest and PNG figures.",
 )
-def compare(scenario_files, sets, reps, seed, out, workers, overwrite, quiet):
+def compare(scenario_files, by_year, sets, reps, seed, out, workers, overwrite, quiet):
     """Compare SCENARIO_FILES with common random numbers.
 
     Replication k of every scenario uses the same random numbers for the same
@@ -272,6 +333,7 @@ def compare(scenario_files, sets, reps, seed, out, workers, overwrite, quiet):
     with _progress(reps * len(scs), "compare", quiet) as bar:
         res = run_compare(scs, reps, seed, workers=workers, progress=bar.update)
     print_comparison(res.differences, names)
+    years = _by_year(res, names) if by_year else None
     if out_dir:
         from .outputs import write_parquet
         from .plots import comparison_figures
@@ -279,7 +341,7 @@ def compare(scenario_files, sets, reps, seed, out, workers, overwrite, quiet):
         _prepare_out(out_dir, overwrite=True)
         write_parquet(res.differences, out_dir / "differences.parquet")
         figs = comparison_figures(res.summary, res.timeseries, out_dir)
-        _write_outputs(out_dir, res, started, figures=[f.name for f in figs])
+        _write_outputs(out_dir, res, started, by_year=years, figures=[f.name for f in figs])
         click.echo(f"figures: {', '.join(str(f) for f in figs)}")
 
 
@@ -301,6 +363,19 @@ def print_comparison(diffs, names) -> None:
             diff = format_value(o, row["diff"], diff=True)
             line += f"{format_value(o, row['mean']):>{w[n]}s}{diff:>22s}{ci:>26s}"
         click.echo(line)
+    from .experiments import TOTAL_PER_GUARANTEED
+
+    if (TOTAL_PER_GUARANTEED, names[-1]) in d.index:
+        line = f"{TOTAL_PER_GUARANTEED:32s}{'':>{w[base]}s}"
+        for n in names[1:]:
+            row = d.loc[(TOTAL_PER_GUARANTEED, n)]
+            ci = f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+            line += f"{'':>{w[n]}s}{row['diff']:>22.3f}{ci:>26s}"
+        click.echo(line)
+        click.echo(
+            f"{TOTAL_PER_GUARANTEED}: additional total lending per yuan of additional "
+            "guaranteed lending (below 1: guaranteed loans replaced loans made anyway)"
+        )
 
 
 @cli.command()
@@ -312,6 +387,54 @@ def validate(scenario_file, sets):
     for w in sc.warnings:
         click.echo(f"warning: {scenario_file}: {w}")
     click.echo(f"{scenario_file}: ok ({sc.name}: {sc.description or 'no description'})")
+
+
+@cli.command()
+@click.option("--levers", is_flag=True, help="Only policy levers and measure parameters.")
+@click.option(
+    "--measure",
+    "measure",
+    type=click.IntRange(1, 12),
+    default=None,
+    help="Only the parameters of this measure (1-12).",
+)
+@click.option("--calibrated", is_flag=True, help="Only the parameters fitted by calibration.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format (csv and json for scripts).",
+)
+def params(levers, measure, calibrated, fmt):
+    """List the parameter registry: key, default, unit, prior, measure, source."""
+    from .parameters import REGISTRY, registry_rows
+
+    keys = [
+        k
+        for k, p in REGISTRY.items()
+        if (not levers or p.lever or p.measure is not None)
+        and (measure is None or p.measure == measure)
+        and (not calibrated or p.calibrated)
+    ]
+    rows = registry_rows(keys)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+    elif fmt == "csv":
+        import csv
+
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["key"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        for r in rows:
+            click.echo(
+                f"{r['key']:38s} {r['default']:>14s} {r['unit']:14s} {r['prior']:34s} "
+                f"{r['measure']:>2s}  {r['source']}"
+            )
 
 
 @cli.command()
@@ -654,7 +777,8 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     default=0.5,
     show_default=True,
     type=click.FloatRange(0.01, 5.0),
-    help="Initial simplex step on the logit scale of each parameter (smaller to polish).",
+    help="Finite-difference step (least squares) or initial simplex step (Nelder-Mead) on "
+    "the logit scale of each parameter (smaller to polish).",
 )
 @click.option(
     "--horizon",
@@ -663,9 +787,16 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     type=click.IntRange(1, 600),
     help="Months reported per run (the 2021 year after the burn-in).",
 )
+@click.option(
+    "--method",
+    default="least-squares",
+    show_default=True,
+    type=click.Choice(["least-squares", "nelder-mead"]),
+    help="Optimiser: least squares on the tolerance-scaled residuals, or Nelder-Mead.",
+)
 @_quiet_option
 def calibrate(
-    scenario, n_smes, reps, seed, max_evals, report, write, workers, step, horizon, quiet
+    scenario, n_smes, reps, seed, max_evals, report, write, workers, step, horizon, method, quiet
 ):
     """Calibrate the baseline to Beijing's 2021 guarantee figures (docs/calibration.md)."""
     from .calibration import calibrate as run_calibration
@@ -691,6 +822,7 @@ def calibrate(
             workers=workers,
             step=step,
             horizon=horizon,
+            method=method,
         )
     text = calibration_report(result, " ".join(["gsim", *sys.argv[1:]]))
     click.echo(text)

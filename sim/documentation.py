@@ -1,4 +1,4 @@
-"""The parameter table of the model documentation, generated from the registry.
+"""Tables of the model documentation, generated from the registry.
 
 ``docs/ODD.md`` carries a Markdown table of every parameter between two markers::
 
@@ -6,12 +6,16 @@
     ...generated...
     <!-- parameter-table:end -->
 
-The table is rendered from :data:`sim.parameters.REGISTRY` by
-:func:`parameter_table`, so a parameter is described once (in the registry) and
-the documentation cannot drift from it unnoticed::
+and ``docs/calibration.md`` the evidence table of the lever strengths and the
+calibrated parameters between ``<!-- evidence-table:start -->`` and
+``<!-- evidence-table:end -->``. Both are rendered from
+:data:`sim.parameters.REGISTRY` (:func:`parameter_table`, :func:`evidence_table`),
+so a parameter and its evidence are described once (in the registry) and the
+documentation cannot drift from it unnoticed::
 
-    python -m sim.documentation docs/ODD.md          # rewrite the table in place
-    python -m sim.documentation --check docs/ODD.md  # exit 1 if the table is stale
+    python -m sim.documentation                 # rewrite docs/ODD.md and docs/calibration.md
+    python -m sim.documentation --check         # exit 1 if a table is stale
+    python -m sim.documentation docs/ODD.md     # one file
 
 This module imports nothing from the package but :mod:`sim.parameters` and
 :mod:`sim.outputs` (which imports only the standard library).
@@ -36,6 +40,10 @@ __all__ = [
     "parameter_table",
     "extract_table",
     "render_odd",
+    "render",
+    "evidence_table",
+    "EVIDENCE_START",
+    "EVIDENCE_END",
     "main",
 ]
 
@@ -44,7 +52,21 @@ TABLE_START = "<!-- parameter-table:start -->"
 #: Marker closing the generated block.
 TABLE_END = "<!-- parameter-table:end -->"
 #: Columns of each section's table.
-COLUMNS: tuple[str, ...] = ("key", "default", "unit", "allowed", "measure", "description", "source")
+COLUMNS: tuple[str, ...] = (
+    "key",
+    "default",
+    "unit",
+    "allowed",
+    "prior",
+    "measure",
+    "description",
+    "source",
+)
+#: Markers of the evidence table (docs/calibration.md).
+EVIDENCE_START = "<!-- evidence-table:start -->"
+EVIDENCE_END = "<!-- evidence-table:end -->"
+#: The documents the command line rewrites by default.
+DOCUMENTS = ("docs/ODD.md", "docs/calibration.md")
 
 EXIT_OK, EXIT_STALE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -181,6 +203,7 @@ def parameter_table(registry: Mapping[str, Parameter] | None = None) -> str:
                 _code(format_value(p.default)),
                 p.unit,
                 p.allowed(),
+                _prior(p),
                 "" if p.measure is None else str(p.measure),
                 p.description,
                 p.source,
@@ -189,18 +212,100 @@ def parameter_table(registry: Mapping[str, Parameter] | None = None) -> str:
     return "\n".join(lines)
 
 
-def _marker_positions(text: str) -> tuple[int, int]:
+def _prior(p: Parameter) -> str:
+    text = "" if p.prior is None else str(p.prior)
+    if p.prior is not None and p.kind == "floats":
+        text += " each"
+    if p.calibrated:
+        text += " (calibrated)"
+    return text
+
+
+def evidence_table(registry: Mapping[str, Parameter] | None = None) -> str:
+    """The evidence behind the lever strengths, as Markdown tables.
+
+    Three tables: the parameters of the twelve measures (levers and their settings),
+    the behavioural strengths that carry a prior without belonging to a measure, and the
+    calibrated parameters (whose prior is the calibration's search range). Columns: key,
+    default, unit, prior, measure and the source with its translation into the
+    parameter's units. No trailing newline; depends only on the registry.
+    """
+    reg = REGISTRY if registry is None else registry
+    groups = {
+        "Parameters of the twelve measures": [
+            p for p in reg.values() if p.measure is not None or p.lever
+        ],
+        "Behavioural strengths": [
+            p
+            for p in reg.values()
+            if p.prior is not None and p.measure is None and not p.lever and not p.calibrated
+        ],
+        "Calibrated parameters (prior = the calibration's search range)": [
+            p for p in reg.values() if p.calibrated
+        ],
+    }
+    header = "| key | default | unit | prior | measure | source and translation |"
+    rule = "|---|---|---|---|---|---|"
+    lines = []
+    for title, params in groups.items():
+        if lines:
+            lines.append("")
+        lines += [f"**{title}** ({len(params)})", "", header, rule]
+        for p in params:
+            cells = (
+                _code(p.key),
+                _code(format_value(p.default)),
+                p.unit,
+                _prior(p),
+                "" if p.measure is None else str(p.measure),
+                p.source,
+            )
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+#: Generated blocks: (start marker, end marker, renderer).
+BLOCKS = (
+    (TABLE_START, TABLE_END, parameter_table),
+    (EVIDENCE_START, EVIDENCE_END, evidence_table),
+)
+
+
+def _marker_positions(text: str, start=TABLE_START, end_marker=TABLE_END) -> tuple[int, int]:
     """Offsets of the end of the start marker and the start of the end marker."""
-    n_start, n_end = text.count(TABLE_START), text.count(TABLE_END)
+    n_start, n_end = text.count(start), text.count(end_marker)
     if n_start != 1 or n_end != 1:
         raise ValueError(
-            f"expected one {TABLE_START} and one {TABLE_END} marker, found {n_start} and {n_end}"
+            f"expected one {start} and one {end_marker} marker, found {n_start} and {n_end}"
         )
-    begin = text.index(TABLE_START) + len(TABLE_START)
-    end = text.index(TABLE_END)
+    begin = text.index(start) + len(start)
+    end = text.index(end_marker)
     if end < begin:
-        raise ValueError(f"{TABLE_END} comes before {TABLE_START}")
+        raise ValueError(f"{end_marker} comes before {start}")
     return begin, end
+
+
+def render(text: str, registry: Mapping[str, Parameter] | None = None) -> str:
+    """Replace every generated block a document contains (at least one) by its table.
+
+    Raises
+    ------
+    ValueError
+        If the document has no block, or a block's markers are repeated or out of order.
+    """
+    found = False
+    for start, end_marker, table in BLOCKS:
+        if start not in text and end_marker not in text:
+            continue
+        found = True
+        begin, end = _marker_positions(text, start, end_marker)
+        text = text[:begin] + "\n\n" + table(registry) + "\n\n" + text[end:]
+    if not found:
+        raise ValueError(
+            f"no generated block: expected {TABLE_START} ... {TABLE_END} or "
+            f"{EVIDENCE_START} ... {EVIDENCE_END}"
+        )
+    return text
 
 
 def extract_table(text: str) -> str:
@@ -281,39 +386,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(
         prog="python -m sim.documentation",
-        description="Regenerate (or check) the parameter table between the "
-        f"{TABLE_START} and {TABLE_END} markers of a Markdown file.",
+        description="Regenerate (or check) the tables generated from the parameter registry: "
+        f"the parameter table ({TABLE_START}) and the evidence table ({EVIDENCE_START}).",
     )
-    parser.add_argument("file", type=Path, help="Markdown file, e.g. docs/ODD.md")
+    parser.add_argument(
+        "files",
+        type=Path,
+        nargs="*",
+        help=f"Markdown files (default: {', '.join(DOCUMENTS)})",
+    )
     parser.add_argument(
         "--check",
         action="store_true",
         help="do not write; exit 1 if the table differs from the parameter registry",
     )
     args = parser.parse_args(argv)
-    path: Path = args.file
+    status = EXIT_OK
+    for path in args.files or [Path(d) for d in DOCUMENTS]:
+        status = max(status, _one(path, args.check))
+    return status
+
+
+def _one(path: Path, check: bool) -> int:
     try:
         text = path.read_text(encoding="utf-8")
-        new = render_odd(text)
+        new = render(text)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         print(f"{path}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.check:
+    if check:
         if new != text:
             print(
-                f"{path}: parameter table is out of date with sim.parameters.REGISTRY; "
+                f"{path}: generated tables are out of date with sim.parameters.REGISTRY; "
                 f"run: python -m sim.documentation {path}",
                 file=sys.stderr,
             )
             return EXIT_STALE
-        print(f"{path}: parameter table in sync with the registry")
+        print(f"{path}: generated tables in sync with the registry")
         return EXIT_OK
     if new == text:
-        print(f"{path}: parameter table already up to date")
+        print(f"{path}: generated tables already up to date")
         return EXIT_OK
     with atomic_path(path, keep_mode=True) as tmp:
         tmp.write_text(new, encoding="utf-8", newline="")
-    print(f"{path}: parameter table rewritten from the registry")
+    print(f"{path}: generated tables rewritten from the registry")
     return EXIT_OK
 
 

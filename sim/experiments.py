@@ -36,6 +36,8 @@ __all__ = [
     "Results",
     "Comparison",
     "paired_differences",
+    "summary_by_year",
+    "ratio_of_means",
     "make_executor",
     "InProcessExecutor",
     "exit_with_parent",
@@ -171,6 +173,27 @@ def _map(tasks: list, workers: int, progress: Callable[[int], None] | None) -> l
     return results
 
 
+def summary_by_year(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """Each run's outcomes year by year, from the monthly series of :class:`Results`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (scenario, replication, year): ``scenario``, ``replication``,
+        ``year`` and the outcomes of :data:`sim.SUMMARY_FIELDS` for that year
+        (:func:`sim.outcomes.yearly_outcomes`).
+    """
+    from .outcomes import yearly_outcomes
+
+    parts = []
+    for (name, rep), frame in timeseries.groupby(["scenario", "replication"], sort=False):
+        y = yearly_outcomes(frame)
+        y.insert(0, "replication", rep)
+        y.insert(0, "scenario", name)
+        parts.append(y)
+    return pd.concat(parts, ignore_index=True)
+
+
 @dataclass
 class Results:
     """Outputs of :func:`run_replications` or :func:`compare`.
@@ -288,7 +311,50 @@ def paired_differences(
                     "n": n,
                 }
             )
+        if {"lending_volume", "guaranteed_volume"} <= set(outcomes) and name != baseline:
+            d_total = g.loc[common, "lending_volume"] - base.loc[common, "lending_volume"]
+            d_guar = g.loc[common, "guaranteed_volume"] - base.loc[common, "guaranteed_volume"]
+            ratio, low, high = ratio_of_means(
+                d_total.to_numpy(float), d_guar.to_numpy(float), level
+            )
+            rows.append(
+                {
+                    "outcome": TOTAL_PER_GUARANTEED,
+                    "scenario": name,
+                    "mean": float("nan"),
+                    "diff": ratio,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "n": len(common),
+                }
+            )
     return pd.DataFrame(rows)
+
+
+#: The paired statistic of substitution: additional total lending per yuan of additional
+#: guaranteed lending, ``mean(d lending_volume) / mean(d guaranteed_volume)`` (below 1 when
+#: guaranteed loans replace loans the bank would have made anyway).
+TOTAL_PER_GUARANTEED = "total_per_guaranteed"
+
+
+def ratio_of_means(num: np.ndarray, den: np.ndarray, level: float = 0.95):
+    """``mean(num) / mean(den)`` of paired draws with a delta-method confidence interval.
+
+    The interval is ``R +/- t s / (sqrt(n) |mean(den)|)`` with ``s`` the standard deviation
+    of ``num - R den`` (Student t with n - 1 degrees of freedom). Returns NaNs when the
+    mean of ``den`` is zero or fewer than two finite pairs remain.
+    """
+    from scipy import stats
+
+    ok = np.isfinite(num) & np.isfinite(den)
+    num, den = num[ok], den[ok]
+    n = num.size
+    if n < 2 or den.mean() == 0:
+        return float("nan"), float("nan"), float("nan")
+    r = num.mean() / den.mean()
+    s = np.std(num - r * den, ddof=1)
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * s / (np.sqrt(n) * abs(den.mean()))
+    return float(r), float(r - half), float(r + half)
 
 
 def _nanmean(x: np.ndarray) -> float:

@@ -15,6 +15,7 @@ import mesa
 import numpy as np
 from scipy.special import ndtri
 
+from .adoption import Adoption
 from .agents import (
     BATCH_MODES,
     GUARANTOR_LED,
@@ -30,8 +31,8 @@ from .agents import (
 from .applications import DIRECT_ROUTE, GUARANTEE_ROUTE, REJECT, Applications
 from .credit_risk import conditional_pd, monthly_hazard
 from .ledger import Ledger
-from .outcomes import MONTHLY_SERIES, party_losses, summarize
-from .parameters import BANK_TYPES, SECTORS, SHOCK_SECTORS
+from .outcomes import MONTHLY_SERIES, party_losses, summarize, summarize_by_year
+from .parameters import BANK_TYPES, REGISTRY, SECTORS, SHOCK_SECTORS, SIZE_CLASSES
 from .population import DIRECT, SMEPopulation
 from .risk_sharing import allocate_loss, share_recovery
 from .scenario import Scenario, default_scenario, load_scenario
@@ -51,6 +52,7 @@ class LoanColumns(NamedTuple):
     amount: np.ndarray
     guarantor: np.ndarray
     bank: np.ndarray
+    start: np.ndarray
     rate: np.ndarray
     relief: np.ndarray
     reg: np.ndarray
@@ -76,8 +78,13 @@ class GuaranteeMarket(mesa.Model):
 
     Attributes
     ----------
+    spec : Scenario
+        The scenario as given (the values once every measure is adopted).
     params : Scenario
-        The parameters.
+        The parameter values in force this month: the scenario's, with each measure's
+        departures from the pre-2022 reference adopted along its path (``adoption``).
+    adoption : Adoption
+        Adoption levels of the twelve measures (:mod:`sim.adoption`).
     smes : SMEPopulation
         SME columns (each row also an :class:`~sim.agents.SME` agent).
     banks, guarantors : list
@@ -112,7 +119,8 @@ class GuaranteeMarket(mesa.Model):
         self.rng_demand = streams["demand"]
         self.rng_default = streams["default"]
 
-        p = self.params = scenario
+        p = self.params = self.spec = scenario
+        self.adoption = Adoption(scenario.values)
         self.burn_in = p["run.burn_in"]
         self.horizon = p["run.horizon"]
         n = p["run.n_smes"]
@@ -149,12 +157,19 @@ class GuaranteeMarket(mesa.Model):
         ]
         self.reguarantor = Reguarantor(self, "reguarantor", self.acct["reguarantor"])
         self.national_fund = NationalFund(self, "national_fund", self.acct["national_fund"])
-        self.government = Government(self, self.acct["government"])
         self.bank_accounts = np.array([b.account for b in self.banks])
         self.guarantor_accounts = np.array([g.account for g in self.guarantors])
-        self.batch_mode = _batch_pairs(p, n_banks, len(self.guarantors))
-        #: risk shares (guarantor, reguarantor, national_fund, bank, comp_fund) of every guarantee
-        self.shares = np.asarray(p.shares(), dtype=float)
+        self.guarantee_side_accounts = np.array(
+            [*self.guarantor_accounts, *(self.acct[a] for a in ("reguarantor", "national_fund"))]
+            + [self.acct["comp_fund"]]
+        )
+        #: risk shares (guarantor, reguarantor, national_fund, bank, comp_fund) of the
+        #: guarantees booked in each month: a loan keeps the split it was booked under
+        self.shares_by_month = np.zeros((self.burn_in + self.horizon + 2, 5))
+        self.relief_sectors = np.zeros(len(SECTORS), bool)
+        self.adoption.update(self.horizon_month)
+        self._put_in_force()
+        self.government = Government(self, self.acct["government"])
 
         # ---- stocks kept up to date as loans are booked and closed (yuan, weighted)
         n_g = len(self.guarantors)
@@ -169,8 +184,13 @@ class GuaranteeMarket(mesa.Model):
         self.active_exposed = 0
         # month -> rows and columns of the loans booked to fall due then
         self.maturing: dict[int, tuple[np.ndarray, LoanColumns]] = {}
-        lag = p["recovery.lag_months"]
-        horizon_buffer = max(lag, p["recovery.write_off_months"]) + 1
+        # schedules of recoveries and write-off relief, long enough for the longest lag the
+        # adoption path passes through (between the reference and the scenario's value)
+        horizon_buffer = 1 + max(
+            REGISTRY[k].default if i else p[k]
+            for k in ("recovery.lag_months", "recovery.write_off_months")
+            for i in (0, 1)
+        )
         self.recovery_due = np.zeros((horizon_buffer, len(accounts)))
         self.tax_relief_due = np.zeros((horizon_buffer, len(accounts)))
 
@@ -193,9 +213,6 @@ class GuaranteeMarket(mesa.Model):
         self.exposed_sectors = np.isin(
             np.arange(len(SECTORS)), [SECTORS.index(s) for s in SHOCK_SECTORS]
         )
-        self.relief_sectors = np.isin(
-            np.arange(len(SECTORS)), [SECTORS.index(s) for s in p["relief.sectors"]]
-        )
 
         self.record: dict[str, float] = dict.fromkeys(MONTHLY_SERIES, 0.0)
         self.totals: dict[str, float] = dict.fromkeys(MONTHLY_SERIES, 0.0)
@@ -214,9 +231,11 @@ class GuaranteeMarket(mesa.Model):
         self.record = dict.fromkeys(MONTHLY_SERIES, 0.0)
 
         self.update_macro_state()  # 1. systematic and sector factors, shocks
+        self.adopt_measures()  #    the measures' adoption paths
         apps = self.take_applications()  # 2. exits, entrants, who applies for how much
         Bank.screen(self.banks, apps)  # 3. direct / refer / reject
         Guarantor.underwrite(self.guarantors, apps)  # 4. approve, fee, cession
+        Bank.fall_back(apps)  #    declined firms the bank would lend to alone
         self.government.offer_fee_subsidies(apps)  #    fee-reduction subsidy
         self.decide_take_up(apps)  #    firms accept or walk away
         Guarantor.allocate_capacity(self.guarantors, apps)  # capacity caps
@@ -225,8 +244,9 @@ class GuaranteeMarket(mesa.Model):
         self.accrue_monthly_flows()  #    interest, funding, operating costs
         self.process_maturities()  # 7. repayments
         self.process_recoveries()  # 8. recoveries and write-offs
-        if self.month % 12 == 0:  # 9. yearly evaluation and capital injections
+        if self.month % 12 == 0:  # 9. yearly evaluation, injections, supervision
             self.government.evaluate_and_inject()
+            self.government.supervise()
         self.close_month()  # 10. data collection
 
     def run(self) -> None:
@@ -286,13 +306,44 @@ class GuaranteeMarket(mesa.Model):
         )
         s.hazard[rows] = monthly_hazard(annual)
 
+    def adopt_measures(self) -> None:
+        """Move each measure along its adoption path (:mod:`sim.adoption`).
+
+        The parameters in force, the risk shares of new guarantees, the batch pairs and
+        the relief sectors follow the measures' adoption levels.
+        """
+        if self.adoption.update(self.horizon_month):
+            self._put_in_force()
+        if self.month >= self.shares_by_month.shape[0]:  # run on past the planned months
+            self.shares_by_month = np.vstack([self.shares_by_month, np.zeros((12, 5))])
+        self.shares_by_month[self.month] = self.shares
+
+    def _put_in_force(self) -> None:
+        from dataclasses import replace
+
+        values = self.adoption.in_force()
+        p = self.params = replace(self.spec, values=values)
+        self.shares = np.asarray(p.shares(), dtype=float)
+        self.batch_mode = _batch_pairs(
+            p, len(self.banks), len(self.guarantors), self.adoption.level(8)
+        )
+        self.relief_sectors = np.isin(
+            np.arange(len(SECTORS)), [SECTORS.index(s) for s in p["relief.sectors"]]
+        )
+
+    @property
+    def survey_year(self) -> int:
+        """Year of the reported horizon (1 = its first twelve months; <= 0 in the burn-in)."""
+        return (self.horizon_month - 1) // 12 + 1
+
     # ---------------------------------------------------------------- stage 2
     def take_applications(self) -> Applications:
         """Exits and entry of firms without a loan, then this month's applicants.
 
         One uniform per firm and month decides: exit (below the exit rate), else
-        apply (rescaled uniform below the application rate), and its rescaled
-        remainder is the applicant's take-up draw.
+        need credit (rescaled uniform below the application rate), and its rescaled
+        remainder is the applicant's take-up draw. A firm that needs credit applies
+        unless it expects to be refused and is discouraged (:meth:`SME.stay_away`).
         """
         p = self.params
         s = self.smes
@@ -308,17 +359,46 @@ class GuaranteeMarket(mesa.Model):
         u_low = u[low]
         exiting = u_low < exit_rate
         s.replace(low[exiting])
-        rows = low[~exiting]  # empty when no one applies (then upper == exit_rate)
+        rows = low[~exiting]  # empty when no one needs credit (then upper == exit_rate)
         # the applicant's rescaled uniform is its take-up draw, uniform on [0, 1)
         u_take = (u_low[~exiting] - exit_rate) / (upper - exit_rate) if rows.size else u_low[:0]
-        apps = Applications.gather(
-            s, rows, u_take, self.sector_pd_multiplier, self.relief_sectors, p
+        needs = Applications.gather(
+            s,
+            rows,
+            u_take,
+            self.sector_pd_multiplier,
+            self.relief_sectors,
+            p,
+            products=self.adoption.level(4),
         )
+        away = SME.stay_away(needs, self)
+        stayed_away = rows[away]  # needing credit without applying this year (so far)
+        stayed_away = stayed_away[s.applied_year[stayed_away] != self.survey_year]
+        self._count_firm_years(s.discouraged_year, stayed_away, "discouraged")
+        apps = needs.subset(~away)
+        self._count_firm_years(s.applied_year, apps.rows, "applicant")
         r = self.record
-        r["applications"] = rows.size * self.weight
+        r["applications"] = apps.n * self.weight
         r["applied_amount"] = apps.amount.sum() * self.weight
         r["applications_first_time"] = np.count_nonzero(apps.first_time) * self.weight
         return apps
+
+    def _count_firm_years(self, column: np.ndarray, rows: np.ndarray, what: str) -> None:
+        """Count the firms in ``rows`` not yet counted this year in ``column`` (a year
+        column of the population), by size class, with their requests; mark them."""
+        year = self.survey_year
+        new = rows[column[rows] != year]
+        column[new] = year
+        if not self.in_horizon or new.size == 0:
+            return
+        s = self.smes
+        w = self.weight
+        counts = np.bincount(s.size[new], minlength=len(SIZE_CLASSES)) * w
+        r = self.record
+        for k, size in enumerate(SIZE_CLASSES):
+            r[f"{what}_firms_{size}"] += counts[k]
+        r[f"{what}_firms"] += counts.sum()
+        r[f"{what}_request"] += s.request[new].sum() * w
 
     # ------------------------------------------------------------ stage 3-4
     def record_screening(self, screened: np.ndarray) -> None:
@@ -377,6 +457,8 @@ class GuaranteeMarket(mesa.Model):
         new = direct | booked_g
         rejected = (apps.route == REJECT) | (guaranteed & ~apps.approved)
         rejected |= guaranteed & apps.taken & apps.capacity_rejected
+        apps.offered = ~rejected  # an offer the firm took up or walked away from
+        self._count_firm_years(self.smes.offered_year, apps.rows[apps.offered], "offered")
         r = self.record
         r["rejected_amount"] = apps.amount[rejected].sum() * w
         r["capacity_rejected_amount"] = apps.amount[guaranteed & apps.capacity_rejected].sum() * w
@@ -389,6 +471,7 @@ class GuaranteeMarket(mesa.Model):
             amount=amount,
             guarantor=np.where(is_g, apps.guarantor[idx], DIRECT),
             bank=apps.bank[idx],
+            start=np.full(idx.size, t, np.int32),
             rate=apps.rate[idx],
             relief=np.where(is_g, apps.relief_rate[idx], 0.0),
             reg=is_g & apps.reg_ok[idx],
@@ -487,6 +570,7 @@ class GuaranteeMarket(mesa.Model):
             amount=s.loan_amount[rows],
             guarantor=s.loan_guarantor[rows],
             bank=s.loan_bank[rows],
+            start=s.loan_start[rows],
             rate=s.loan_rate[rows],
             relief=s.loan_relief[rows],
             reg=s.loan_reg[rows],
@@ -507,11 +591,11 @@ class GuaranteeMarket(mesa.Model):
         self.bank_interest += sign * np.bincount(bank, amount * loan.rate / 12, nb)
         self.bank_relief += sign * np.bincount(bank, amount * loan.relief / 12, nb)
         ga = amount[is_g]
-        sh = self.shares
-        liab = (1.0 - sh[3]) * ga
+        sh = self.shares_by_month[loan.start[is_g]]  # the split each loan was booked under
+        liab = (1.0 - sh[:, 3]) * ga
         gg = g[is_g]
         self.guarantor_liability += sign * np.bincount(gg, liab, ng)
-        net = liab - (sh[1] * loan.reg[is_g] + sh[2] * loan.nf[is_g]) * ga
+        net = liab - (sh[:, 1] * loan.reg[is_g] + sh[:, 2] * loan.nf[is_g]) * ga
         self.guarantor_liability_net += sign * np.bincount(gg, net, ng)
         sm = loan.small_micro[is_g]
         self.guarantor_liability_sm += sign * np.bincount(gg[sm], liab[sm], ng)
@@ -560,7 +644,7 @@ class GuaranteeMarket(mesa.Model):
         covered = loan.nf[gi]  # by the National Fund, if it is sharing
         alloc = allocate_loss(
             e_g,
-            self.shares,
+            self.shares_by_month[loan.start[gi]],
             reguarantor_covers=loan.reg[gi],
             national_fund_covers=covered & self.national_fund.sharing,
             comp_fund_available=self.government.comp_fund_remaining,
@@ -593,8 +677,10 @@ class GuaranteeMarket(mesa.Model):
         if p["recovery.write_off"]:
             wslot = (self.month + p["recovery.write_off_months"]) % self.tax_relief_due.shape[0]
             unrecovered = alloc.guarantor - shared["guarantor"]
+            # the write-off relief of the guarantors that have adopted the rules (measure 7)
+            tax = p["recovery.tax_rate"] * self.adoption.level(7)
             self.tax_relief_due[wslot] += np.bincount(
-                g_acc, p["recovery.tax_rate"] * np.maximum(unrecovered, 0.0), len(led.accounts)
+                g_acc, tax * np.maximum(unrecovered, 0.0), len(led.accounts)
             )
 
         # statistics: compensation rate, National Fund cap, evaluation
@@ -659,7 +745,7 @@ class GuaranteeMarket(mesa.Model):
         g = loan.guarantor
         is_g = g >= 0
         w = self.weight
-        released = (1.0 - self.shares[3]) * loan.amount * w
+        released = (1.0 - self.shares_by_month[loan.start, 3]) * loan.amount * w
         covered = is_g & loan.nf
         self.national_fund.record(0.0, released[covered].sum(), 0.0)
         by_g = group_sums(released[is_g], g[is_g], len(self.guarantors))
@@ -696,6 +782,8 @@ class GuaranteeMarket(mesa.Model):
         losses = party_losses(led)
         for party, value in losses.items():
             r[f"loss_{party}"] = value
+        side = self.guarantee_side_accounts
+        r["guarantee_side_recoveries"] = led.flows("recovery")[:, side].sum()
         r["capital_injections"] = led.flows("capital_injection").sum()
         nf = self.national_fund.account
         r["national_fund_net_loss"] = (
@@ -735,6 +823,10 @@ class GuaranteeMarket(mesa.Model):
         r["national_fund_equity"] = self.national_fund.equity
         r["bank_equity"] = led.balance[self.bank_accounts].sum()
         r["national_fund_sharing"] = float(self.national_fund.sharing)
+        scores = np.array([g.score for g in self.guarantors])
+        r["mean_evaluation_score"] = (
+            float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
+        )
         r["month"] = float(self.horizon_month)
         if self.in_horizon:
             for k, v in r.items():
@@ -747,6 +839,10 @@ class GuaranteeMarket(mesa.Model):
     def summary(self) -> dict[str, float]:
         """Scalar outcomes over the reported horizon (the output contract)."""
         return summarize(self)
+
+    def summary_by_year(self) -> list[dict[str, float]]:
+        """The same outcomes for each year of the horizon (``year`` 1, 2, ...)."""
+        return summarize_by_year(self)
 
 
 # ============================================================================ helpers
@@ -768,11 +864,12 @@ def _guarantor_equity(p, n_mun: int, n_dis: int) -> np.ndarray:
     return np.concatenate([mun, dis])
 
 
-def _batch_pairs(p, n_banks: int, n_guarantors: int) -> np.ndarray:
+def _batch_pairs(p, n_banks: int, n_guarantors: int, level: float = 1.0) -> np.ndarray:
     """Batch mode of each bank-guarantor pair.
 
-    A share ``batch.pair_share`` of the pairs, spread evenly over the pair list
-    (pair k runs batch mode when ``floor((k + 1) s) > floor(k s)``), use
+    A share ``s = batch.pair_share x level`` of the pairs (``level``: adoption level of
+    measure 8, the share of the agreements signed so far), spread evenly over the pair
+    list (pair k runs batch mode when ``floor((k + 1) s) > floor(k s)``), use
     ``batch.mode``.
     """
     mode = np.full((n_banks, n_guarantors), NO_BATCH, np.int8)
@@ -780,7 +877,7 @@ def _batch_pairs(p, n_banks: int, n_guarantors: int) -> np.ndarray:
     if code == NO_BATCH:
         return mode
     k = np.arange(n_banks * n_guarantors)
-    share = p["batch.pair_share"]
+    share = p["batch.pair_share"] * level
     on = np.floor((k + 1) * share + 1e-9) > np.floor(k * share + 1e-9)
     mode.reshape(-1)[on] = code
     return mode

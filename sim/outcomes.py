@@ -10,11 +10,21 @@ output contract (``architecture.md``); rates are fractions.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from .credit_risk import annual_rate
 from .ledger import Ledger
 
-__all__ = ["MONTHLY_SERIES", "SUMMARY_FIELDS", "party_losses", "summarize"]
+__all__ = [
+    "MONTHLY_SERIES",
+    "SUMMARY_FIELDS",
+    "party_losses",
+    "summarize",
+    "summarize_by_year",
+    "yearly_outcomes",
+]
+
+PARTIES = ("bank", "guarantor", "reguarantor", "national_fund", "comp_fund")
 
 #: Keys of the monthly record (the columns of ``timeseries.parquet``).
 MONTHLY_SERIES: tuple[str, ...] = (
@@ -33,6 +43,14 @@ MONTHLY_SERIES: tuple[str, ...] = (
     "approvals_first_time",
     "rejected_amount",
     "capacity_rejected_amount",
+    # firm-years, as a firm survey counts them (each firm once per year; see
+    # GuaranteeMarket.survey_year): applicants, those with an offer, and firms that needed
+    # credit but stayed away discouraged, by size class, with their requests
+    *(
+        f"{what}_{part}"
+        for what in ("applicant", "offered", "discouraged")
+        for part in ("firms", "firms_micro", "firms_small", "firms_medium", "request")
+    ),
     # new lending
     "new_loans",
     "new_guaranteed_loans",
@@ -68,6 +86,7 @@ MONTHLY_SERIES: tuple[str, ...] = (
     "loss_reguarantor",
     "loss_national_fund",
     "loss_comp_fund",
+    "guarantee_side_recoveries",
     # fiscal
     "fee_subsidies",
     "comp_fund_payouts",
@@ -90,6 +109,7 @@ MONTHLY_SERIES: tuple[str, ...] = (
     "national_fund_equity",
     "bank_equity",
     "national_fund_sharing",
+    "mean_evaluation_score",
 )
 
 #: Scalar outcomes of :func:`summarize`, in order (the ``summary.parquet`` columns
@@ -154,6 +174,19 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "compensation_paid",
     "guarantee_released",
     "guarantee_side_recoveries",
+    # rationing as firm surveys measure it, and substitution
+    "refused_firm_share",
+    "refused_firm_share_micro",
+    "refused_firm_share_small",
+    "refused_firm_share_medium",
+    "discouraged_share",
+    "application_rejection_share",
+    "incremental_share",
+    "guaranteed_share_outstanding",
+    "applicant_firms",
+    "refused_firms",
+    "demand_firms",
+    "discouraged_firms",
 )
 
 
@@ -223,16 +256,72 @@ def summarize(model) -> dict[str, float]:
     defaults per loan-month at risk; ``compensation_rate`` is compensation paid
     over guarantee liability released (matured or compensated), as Chinese
     statistics define 担保代偿率; ``leverage`` is guarantee liability over net
-    assets at the end of the horizon (放大倍数).
+    assets at the end of the horizon (放大倍数). Firm counts are firm-years (each
+    firm once per year of the horizon, as a firm survey counts it); ``borrowers``
+    counts distinct firms served over the whole horizon.
     """
-    t = model.totals
-    last = model.record
-    led = model.ledger
     s = model.smes
-    w = model.weight
+    scores = [g.score for g in model.guarantors]
+    return _outcomes(
+        model.totals,
+        model.record,
+        party_losses(model.ledger, total=True),
+        _guarantee_recoveries(model.ledger),
+        (np.count_nonzero(s.served) + s.exits) * model.weight,
+        max(model.horizon, 1),
+        float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan"),
+    )
+
+
+def summarize_by_year(model) -> list[dict[str, float]]:
+    """The outcomes of :func:`summarize` for each year of the horizon separately.
+
+    See :func:`yearly_outcomes`; each dict starts with ``year``.
+    """
+    frame = model.datacollector.get_model_vars_dataframe()
+    return yearly_outcomes(frame).to_dict("records")
+
+
+def yearly_outcomes(frame) -> pd.DataFrame:
+    """The summary outcomes of each year of one run's monthly series ``frame``.
+
+    Year ``k`` is months ``12(k - 1) + 1 .. 12k`` of the horizon (the last year may be
+    shorter). Flows are the year's, stocks are at the year's end, ratios are the year's;
+    ``borrowers`` counts the firms that got a loan in the year (a firm holds at most one
+    loan at a time); ``mean_evaluation_score`` is the latest evaluation at the year's end.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One run's rows of ``timeseries.parquet`` (the columns of :data:`MONTHLY_SERIES`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``year`` and :data:`SUMMARY_FIELDS`, one row per year.
+    """
+    rows = []
+    months_of = (frame["month"].astype(int) - 1) // 12 + 1
+    for year, months in frame[list(MONTHLY_SERIES)].groupby(months_of.to_numpy(), sort=True):
+        t = months.sum().to_dict()
+        last = months.iloc[-1].to_dict()
+        losses = {p: t[f"loss_{p}"] for p in PARTIES}
+        out = _outcomes(
+            t,
+            last,
+            losses,
+            t["guarantee_side_recoveries"],
+            t["new_loans"],
+            len(months),
+            last["mean_evaluation_score"],
+        )
+        rows.append({"year": int(year), **out})
+    return pd.DataFrame(rows, columns=["year", *SUMMARY_FIELDS])
+
+
+def _outcomes(t, last, losses, side_recoveries, borrowers, months, score) -> dict[str, float]:
+    """The summary outcomes from summed monthly records ``t`` and the last month's ``last``."""
     lending = t["new_direct"] + t["new_guaranteed"]
-    losses = party_losses(led, total=True)
-    side_recoveries = _guarantee_recoveries(led)
     out = {
         "lending_volume": lending,
         "default_rate": annual_rate(
@@ -241,9 +330,9 @@ def summarize(model) -> dict[str, float]:
         ),
         "guaranteed_volume": t["new_guaranteed"],
         "direct_volume": t["new_direct"],
-        "borrowers": (np.count_nonzero(s.served) + s.exits) * w,
+        "borrowers": borrowers,
         "first_time_borrowers": t["new_first_time"],
-        "rationed_share": _ratio(t["rejected_amount"], t["applied_amount"]),
+        "rationed_share": 1.0 - _ratio(t["offered_request"], t["applicant_request"]),
         "default_rate_guaranteed": annual_rate(
             t["defaults_guaranteed"], t["loan_months_guaranteed"]
         ),
@@ -291,9 +380,26 @@ def summarize(model) -> dict[str, float]:
         "compensation_paid": t["compensation"],
         "guarantee_released": t["guarantee_released"],
         "guarantee_side_recoveries": side_recoveries,
-        "guaranteed_volume_per_year": t["new_guaranteed"] * 12.0 / max(model.horizon, 1),
-        "mean_evaluation_score": float(np.nanmean([g.score for g in model.guarantors]))
-        if any(np.isfinite(g.score) for g in model.guarantors)
-        else float("nan"),
+        "guaranteed_volume_per_year": t["new_guaranteed"] * 12.0 / months,
+        "refused_firm_share": 1.0 - _ratio(t["offered_firms"], t["applicant_firms"]),
+        **{
+            f"refused_firm_share_{size}": 1.0
+            - _ratio(t[f"offered_firms_{size}"], t[f"applicant_firms_{size}"])
+            for size in ("micro", "small", "medium")
+        },
+        "discouraged_share": _ratio(
+            t["discouraged_firms"], t["discouraged_firms"] + t["applicant_firms"]
+        ),
+        "application_rejection_share": _ratio(t["rejected_amount"], t["applied_amount"]),
+        "incremental_share": _ratio(t["new_additional"], t["new_guaranteed"]),
+        "applicant_firms": t["applicant_firms"],
+        "refused_firms": t["applicant_firms"] - t["offered_firms"],
+        "demand_firms": t["applicant_firms"] + t["discouraged_firms"],
+        "discouraged_firms": t["discouraged_firms"],
+        "guaranteed_share_outstanding": _ratio(
+            last["outstanding_guaranteed"],
+            last["outstanding_guaranteed"] + last["outstanding_direct"],
+        ),
+        "mean_evaluation_score": score,
     }
     return {k: float(out[k]) for k in SUMMARY_FIELDS}

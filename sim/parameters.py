@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from .priors import SWITCH, Prior, loguniform, truncnorm, uniform
+
 __all__ = [
     "SECTORS",
     "SIZE_CLASSES",
@@ -27,6 +29,7 @@ __all__ = [
     "SHOCK_SECTORS",
     "Parameter",
     "parameters",
+    "registry_rows",
     "REGISTRY",
 ]
 
@@ -84,6 +87,13 @@ class Parameter:
         Number of the 2022 measure (1-12) this parameter is a lever of.
     lever : bool
         A main policy lever (shown first in the dashboard).
+    prior : Prior, optional
+        What a sampler may draw the parameter from (:mod:`sim.priors`): the evidence on a
+        lever's strength translated into the parameter's units, a policy setting's range,
+        or a calibrated parameter's search range. For a list of numbers it applies to each
+        element.
+    calibrated : bool
+        Fitted by the calibration (``docs/calibration.md``); its prior is the search range.
     """
 
     key: str
@@ -100,6 +110,8 @@ class Parameter:
     sums_to_one: bool = False
     measure: int | None = None
     lever: bool = False
+    prior: Prior | None = None
+    calibrated: bool = False
 
     @property
     def section(self) -> str:
@@ -173,10 +185,11 @@ _add(
 _add(
     "run.burn_in",
     "int",
-    12,
+    36,
     "months",
-    "Burn-in months before the reported horizon",
-    A,
+    "Burn-in months before the reported horizon (long enough for the firms' credit histories "
+    "to settle: the baseline's yearly outcomes drift by less than a few per cent after it)",
+    "assumption; docs/calibration.md",
     low=0,
     high=600,
 )
@@ -189,9 +202,11 @@ _add(
     600_000.0,
     "firms",
     "Real SMEs with credit demand that the sample represents (sets population_weight)",
-    A,
+    "calibrated (docs/calibration.md)",
     low=1.0,
     high=1e9,
+    prior=loguniform(1e5, 1e7),
+    calibrated=True,
 )
 _add(
     "population.sector_shares",
@@ -322,6 +337,8 @@ _add(
     "calibrated to small/micro NPL 2.2-3.0% (calibration.md)",
     low=1e-5,
     high=0.5,
+    prior=uniform(0.005, 0.08),
+    calibrated=True,
 )
 _add(
     "credit.pd_dispersion",
@@ -329,9 +346,11 @@ _add(
     0.8,
     "log-sd",
     "Dispersion of log PD across firms (0 = homogeneous)",
-    A,
+    "calibrated (docs/calibration.md)",
     low=0.0,
     high=3.0,
+    prior=uniform(0.2, 1.5),
+    calibrated=True,
 )
 _add(
     "credit.size_pd_multipliers",
@@ -405,9 +424,12 @@ _add(
     "fraction",
     "Relative PD uplift of a guaranteed borrower whose bank retains no risk (risk shifting); "
     "scaled by (1 - bank share)",
-    "direction: de Blasio et al. 2018 JBF, Saito & Tsuruta 2018; size: assumption",
+    "Cowan, Drexler & Yanez 2015 (Chile, bank share 20-30%): delinquency +1-2 pp on guaranteed "
+    "loans, no default effect; read as a relative uplift of 0.1-0.4 at that share, about 0.15 "
+    "at no bank share (docs/evidence.md B.2)",
     low=0.0,
     high=3.0,
+    prior=truncnorm(0.15, 0.15, 0.0, 0.6),
 )
 _add(
     "credit.screening_haircut",
@@ -447,9 +469,11 @@ _add(
     0.07,
     "per month",
     "Monthly probability that a firm without a loan applies",
-    A,
+    "calibrated (docs/calibration.md)",
     low=0.0,
     high=1.0,
+    prior=uniform(0.02, 0.5),
+    calibrated=True,
 )
 _add(
     "demand.loan_to_revenue",
@@ -457,9 +481,11 @@ _add(
     0.2,
     "ratio",
     "Median loan request relative to annual revenue",
-    A,
+    "calibrated (docs/calibration.md)",
     low=0.001,
     high=5.0,
+    prior=uniform(0.03, 0.6),
+    calibrated=True,
 )
 _add(
     "demand.amount_dispersion",
@@ -478,9 +504,11 @@ _add(
     1.5,
     "elasticity",
     "Elasticity of take-up to the all-in cost of credit (interest + fee - subsidy)",
-    A,
+    "Karlan & Zinman (Mexico): volume elasticity -1.1 (1 year) to -2.9 (3 years); Bogan et al.:"
+    " -1.0 (docs/evidence.md B.5)",
     low=0.0,
     high=20.0,
+    prior=truncnorm(1.2, 0.6, 0.2, 3.0),
 )
 _add(
     "demand.reference_cost",
@@ -498,17 +526,49 @@ _add(
     0.15,
     "fraction",
     "Probability an applicant gives up per month of approval delay",
-    A,
+    "no evidence found on how many applicants give up per month of approval delay; wide prior "
+    "(assumption)",
     low=0.0,
     high=1.0,
+    prior=uniform(0.05, 0.3),
+)
+_add(
+    "demand.discouragement",
+    "float",
+    0.5,
+    "fraction",
+    "Probability that a firm needing credit that expects to be refused does not apply "
+    "(a discouraged borrower)",
+    "calibrated to the CHFS 2013 share of discouraged borrowers (docs/calibration.md); "
+    "Kon & Storey 2003 (theory)",
+    low=0.0,
+    high=1.0,
+    prior=uniform(0.0, 1.0),
+    calibrated=True,
+)
+_add(
+    "demand.switching_cost",
+    "float",
+    0.01,
+    "fraction p.a.",
+    "Mean cost of going through a guarantor instead of a direct loan (paperwork, delay, "
+    "counter-guarantee), as a rate; a firm the bank would lend to directly takes a guaranteed "
+    "loan instead when its all-in cost is lower by more than its own switching cost "
+    "(exponentially distributed across firms with this mean)",
+    "no evidence found on the cost of going through a guarantor; wide log-uniform prior of "
+    "0.2-3 pp a year (substitution evidence in docs/evidence.md B.1)",
+    low=0.0,
+    high=0.2,
+    prior=loguniform(0.002, 0.03),
 )
 _add(
     "loans.term_months",
     "int",
-    12,
+    13,
     "months",
-    "Loan term (bullet repayment)",
-    "assumption: one-year working-capital loans dominate",
+    "Loan and guarantee term (bullet repayment)",
+    "Beijing: guarantees in force / new guarantees = 100.6 / 93.7 bn (2021), 94.1 / 88.7 (2020), "
+    "85.7 / 76.2 (2018): an average term of 12.8-13.5 months (calibration.md)",
     low=1,
     high=120,
 )
@@ -543,9 +603,11 @@ _add(
     0.02,
     "fraction p.a.",
     "Banks' operating cost of a small loan",
-    A,
+    "calibrated (docs/calibration.md)",
     low=0.0,
     high=0.2,
+    prior=uniform(0.0, 0.04),
+    calibrated=True,
 )
 _add(
     "bank.risk_markup",
@@ -553,9 +615,11 @@ _add(
     1.5,
     "ratio",
     "Loan spread per unit of expected loss the bank retains",
-    A,
+    "calibrated (docs/calibration.md)",
     low=0.0,
     high=10.0,
+    prior=uniform(0.0, 3.0),
+    calibrated=True,
 )
 _add(
     "bank.screening_noise",
@@ -574,9 +638,12 @@ _add(
     "elasticity",
     "Elasticity of a bank's screening effort to its retained share on guaranteed loans; "
     "noise grows as effort^-1/2 = s_bank^(-m/2)",
-    "direction: Saito & Tsuruta 2018; size: assumption",
+    "Saito & Tsuruta 2018 (Japan: compensation rates rise with cover, more at 100% than 80%) "
+    "give the sign only: at the prior's ends a 20% bank share cuts the noise on guaranteed "
+    "loans by a factor 1.1 to 3.3 against no share",
     low=0.0,
     high=10.0,
+    prior=uniform(0.1, 1.5),
 )
 _add(
     "bank.direct_el_tolerance",
@@ -584,9 +651,11 @@ _add(
     0.015,
     "fraction",
     "Largest expected loss (PD x LGD) a bank accepts on an unguaranteed loan",
-    A,
+    "calibrated (docs/calibration.md)",
     low=0.0,
     high=1.0,
+    prior=uniform(0.005, 0.08),
+    calibrated=True,
 )
 _add(
     "bank.guarantee_el_tolerance",
@@ -595,11 +664,15 @@ _add(
     "fraction",
     "Largest expected loss on its retained share a bank accepts on a guaranteed loan "
     "(supervisory tolerance of guarantee losses)",
-    "measure 10; CBIRC tolerance NPL + 3 pp (secondary source); size: assumption",
+    "measure 10; CBIRC 2019 notice: inclusive small/micro NPL tolerated up to 3 pp above the "
+    "bank's overall NPL (Xinhua 2019-03-13); at LGD 0.45 that is about 1.35 pp more expected "
+    "loss on the bank's own book, of which a guaranteed loan with a 20% bank share carries a "
+    "fifth: a tolerance of 0.3-2% on the retained share (docs/evidence.md B.6)",
     low=0.0,
     high=1.0,
     measure=10,
     lever=True,
+    prior=uniform(0.003, 0.02),
 )
 _add(
     "bank.funding_relief",
@@ -608,11 +681,14 @@ _add(
     "fraction p.a.",
     "Funding-cost relief (re-lending, 普惠小微支持工具) on guaranteed loans of banks retaining "
     ">= 20% of the risk",
-    "measure 10; PBOC tool pays 1-2% of the increase in inclusive loans",
+    "measure 10; PBOC 普惠小微贷款支持工具 2022-01 to 2023-06: 1% (2% from 2022 Q2) of the year's "
+    "increase in inclusive small/micro loans of local banks, paid once: on a loan of about a "
+    "year at most 0.01-0.02 p.a. for local banks, less across all banks (docs/evidence.md B.6)",
     low=0.0,
     high=0.05,
     measure=10,
     lever=True,
+    prior=uniform(0.0, 0.01),
 )
 _add(
     "bank.guarantee_substitution",
@@ -620,9 +696,40 @@ _add(
     0.05,
     "fraction",
     "Share of applicants a bank would lend to directly that it still routes through a guarantee",
-    A,
+    "calibrated (docs/calibration.md)",
     low=0.0,
     high=1.0,
+    prior=uniform(0.0, 0.5),
+    calibrated=True,
+)
+_add(
+    "bank.referral_rate",
+    "float",
+    0.8,
+    "fraction",
+    "Share of the applicants a bank will not lend to directly that it refers to a guarantor "
+    "before the 2022 package (the rest are rejected)",
+    "calibrated (docs/calibration.md)",
+    low=0.0,
+    high=1.0,
+    prior=uniform(0.2, 1.0),
+    calibrated=True,
+)
+_add(
+    "bank.referral_uplift",
+    "float",
+    0.0,
+    "fraction",
+    "Measure 10 makes bank-guarantor cooperation a separate indicator in the supervisory "
+    "evaluation of banks' small/micro services: the fraction of the firms a bank did not refer "
+    "that it now refers (referral rate r becomes r + uplift x (1 - r))",
+    "measure 10; no evidence found on how much the supervisory indicator changes banks' "
+    "referrals; wide prior over the whole range",
+    low=0.0,
+    high=1.0,
+    measure=10,
+    lever=True,
+    prior=uniform(0.0, 1.0),
 )
 _add(
     "bank.screening_cost",
@@ -669,10 +776,11 @@ _add(
 _add(
     "guarantor.equity",
     "float",
-    3.6e10,
+    3.33e10,
     "yuan",
-    "Total net assets of the government guarantors at start",
-    "2021 in force 100.6 bn / leverage 2.79 (calibration.md)",
+    "Total net assets of the government guarantors at the start of the run (end of 2018: the "
+    "burn-in covers 2019-2021)",
+    "2018 in force 85.7 bn / leverage 2.57 (calibration.md)",
     low=0.0,
     high=1e13,
 )
@@ -695,7 +803,8 @@ _add(
     "calibrated to 2021 average fee 1.66% (calibration.md)",
     low=0.0,
     high=0.2,
-    measure=2,
+    prior=uniform(0.002, 0.03),
+    calibrated=True,
 )
 _add(
     "guarantor.risk_fee_loading",
@@ -713,11 +822,14 @@ _add(
     0.03,
     "fraction p.a.",
     "Cap on the guarantee fee",
-    "assumption: no binding cap before 2022 (国办发〔2019〕6号 targets an average below 1%)",
+    "policy setting: no binding cap before 2022 (assumption); the prior spans the "
+    "国办发〔2019〕6号 "
+    "average-fee target (1%) to the pre-2022 default",
     low=0.0,
     high=0.2,
     measure=2,
     lever=True,
+    prior=uniform(0.01, 0.03),
 )
 _add(
     "guarantor.screening_noise",
@@ -735,9 +847,11 @@ _add(
     0.05,
     "fraction",
     "Largest expected loss on its retained share a guarantor accepts",
-    A,
+    "calibrated (docs/calibration.md)",
     low=0.0,
     high=1.0,
+    prior=uniform(0.005, 0.2),
+    calibrated=True,
 )
 _add(
     "guarantor.cover_appetite",
@@ -746,9 +860,11 @@ _add(
     "fraction",
     "Fraction of the risk cover it gets (re-guarantee, National Fund, compensation fund) that "
     "a guarantor counts as lower risk when approving",
-    A,
+    "assumption (docs/ODD.md 7.7): below 0.6 a larger cover lowers the guarantor's net loss, as"
+    " model.md section 6 requires; no evidence on its size",
     low=0.0,
     high=1.0,
+    prior=uniform(0.1, 0.6),
 )
 _add(
     "guarantor.due_diligence_exemption",
@@ -756,9 +872,10 @@ _add(
     False,
     "",
     "Due-diligence exemption (尽职免责): staff are not punished for losses on compliant loans",
-    "measure 3",
+    "measure 3 (policy switch; 北京尽职免责工作指引, existing before 2022-06)",
     measure=3,
     lever=True,
+    prior=SWITCH,
 )
 _add(
     "guarantor.exemption_strength",
@@ -766,10 +883,13 @@ _add(
     0.3,
     "fraction",
     "Effect of the exemption: appetite x (1 + s), uncertainty aversion x (1 - s)",
-    A,
+    "measure 3; no Chinese evidence found (docs/evidence.md B.4); Agarwal & Ben-David 2018 "
+    "(loan officers paid on volume: +31% loans, +24% defaults) bound it: at the prior's top the"
+    " exemption raises guarantors' approvals by about that much",
     low=0.0,
     high=1.0,
     measure=3,
+    prior=uniform(0.05, 0.5),
 )
 _add(
     "guarantor.counter_guarantee",
@@ -777,11 +897,13 @@ _add(
     0.3,
     "ratio",
     "Counter-guarantee (反担保) required, as pledgeable assets per yuan of loan",
-    A,
+    "measure 6; no Beijing statistic on counter-guarantee coverage found (docs/evidence.md "
+    "B.9); wide prior around the assumed pre-2022 0.3 of pledgeable assets per yuan",
     low=0.0,
     high=3.0,
     measure=6,
     lever=True,
+    prior=uniform(0.1, 0.5),
 )
 _add(
     "guarantor.approval_delay",
@@ -789,10 +911,11 @@ _add(
     1,
     "months",
     "Approval delay of a guarantee outside batch mode",
-    A,
+    "measure 6; no data on guarantee approval times found; wide prior of 0-2 months (assumption)",
     low=0,
     high=12,
     measure=6,
+    prior=uniform(0.0, 2.0),
 )
 _add(
     "guarantor.screening_cost",
@@ -810,10 +933,13 @@ _add(
     10.0,
     "ratio",
     "Cap on guarantee liability / net assets (放大倍数)",
-    REG + " Art. 15",
+    "融资担保公司监督管理条例 (2017) Art. 15: 10x, 15x for small/micro-focused guarantors; the "
+    "prior spans "
+    "the two",
     low=0.5,
     high=100.0,
     measure=12,
+    prior=uniform(10.0, 15.0),
 )
 _add(
     "guarantor.leverage_cap_small_micro",
@@ -821,21 +947,28 @@ _add(
     15.0,
     "ratio",
     "Leverage cap for guarantors whose liability is >= 80% small/micro",
-    REG + " Art. 15",
+    "融资担保公司监督管理条例 (2017) Art. 15: 15x for small/micro-focused guarantors; the "
+    "prior spans "
+    "10x-15x",
     low=0.5,
     high=100.0,
     measure=12,
+    prior=uniform(10.0, 15.0),
 )
 _add(
     "guarantor.concentration_cap",
     "float",
-    0.10,
+    0.15,
     "fraction",
-    "Cap on a single borrower's guarantee / net assets",
-    REG + " Art. 16",
+    "Cap on a single borrower's guarantee / net assets (pre-2022: the 15% allowed with "
+    "related parties; measure 12 enforces 10%)",
+    "融资担保公司监督管理条例 (2017) Art. 16: 10% of net assets, 15% with related parties; "
+    "pre-2022 at 15% "
+    "(assumption), measure 12 enforces 10%",
     low=0.0,
     high=1.0,
     measure=12,
+    prior=uniform(0.10, 0.15),
 )
 _add(
     "guarantor.operating_cost",
@@ -867,10 +1000,13 @@ _add(
     "",
     "Risk-sharing preset; sets guarantor.share, reguarantor.share, national_fund.share, "
     "bank.share and comp_fund.share",
-    GB6 + "; Anhui Business Daily 2016-04-13",
+    "国办发〔2019〕6号 (Xinhua summary, chinacourt.org 2019-02-14); Anhui Business Daily "
+    "2016-04-13 "
+    "(policy switch)",
     choices=("custom", "national_2222", "anhui_4321", "full_guarantee", "bank_guarantor_82"),
     measure=9,
     lever=True,
+    prior=SWITCH,
 )
 _add(
     "guarantor.share",
@@ -878,11 +1014,13 @@ _add(
     0.8,
     "fraction",
     "Share of a guaranteed loan's loss borne by the direct guarantor",
-    A,
+    "policy setting (measure 9): the residual of the other shares; 国办发〔2019〕6号 leaves the "
+    "direct guarantor at most 40%, traditional guarantees 100%",
     low=0.0,
     high=1.0,
     measure=9,
     lever=True,
+    prior=uniform(0.2, 1.0),
 )
 _add(
     "reguarantor.share",
@@ -890,11 +1028,13 @@ _add(
     0.2,
     "fraction",
     "Share borne by the Beijing re-guarantor (再担保) on eligible loans",
-    A,
+    "policy setting (measure 1): Beijing re-guarantor 20% before 2022 (assumption); "
+    "国办发〔2019〕6号: at least the National Fund's share; Anhui 4321: 30%",
     low=0.0,
     high=1.0,
     measure=1,
     lever=True,
+    prior=uniform(0.0, 0.4),
 )
 _add(
     "national_fund.share",
@@ -902,11 +1042,13 @@ _add(
     0.0,
     "fraction",
     "Share borne by the National Financing Guarantee Fund on covered loans",
-    "measure 5: Beijing business brought under the fund in 2022",
+    "policy setting (measure 5): 国办发〔2019〕6号 at least 20%; up to 40% under the 2024 sci-tech "
+    "plan (财金〔2024〕60号)",
     low=0.0,
     high=1.0,
     measure=5,
     lever=True,
+    prior=uniform(0.0, 0.4),
 )
 _add(
     "bank.share",
@@ -914,11 +1056,13 @@ _add(
     0.0,
     "fraction",
     "Share retained by the lending bank",
-    GB6 + " (floor 20%)",
+    "policy setting (measure 9): 国办发〔2019〕6号 floor 20%; 0 in traditional guarantees; FOGAPE "
+    "(Chile) 20-30%",
     low=0.0,
     high=1.0,
     measure=9,
     lever=True,
+    prior=uniform(0.0, 0.4),
 )
 _add(
     "comp_fund.share",
@@ -926,11 +1070,12 @@ _add(
     0.0,
     "fraction",
     "Share reimbursed by the city/district compensation funds (代偿补偿资金), within budget",
-    "measure 2",
+    "policy setting (measure 2): Anhui 4321 local government 10% (Anhui Business Daily 2016-04-13)",
     low=0.0,
     high=1.0,
     measure=2,
     lever=True,
+    prior=uniform(0.0, 0.2),
 )
 
 # ------------------------------------------------------------- reguarantor
@@ -940,10 +1085,13 @@ _add(
     1e7,
     "yuan",
     "Largest single loan eligible for re-guarantee",
-    "assumption (policy focus <= 10M)",
+    "measure 1; policy focus on loans up to 10M yuan (国办发〔2019〕6号, 财金〔2025〕11号); "
+    "the prior "
+    "spans 5M-10M",
     low=0.0,
     high=1e10,
     measure=1,
+    prior=uniform(5e6, 1e7),
 )
 _add(
     "reguarantor.small_micro_only",
@@ -951,8 +1099,9 @@ _add(
     True,
     "",
     "Only micro and small firms are eligible for re-guarantee",
-    A,
+    "measure 1 (policy switch: eligibility to 10M for all SMEs)",
     measure=1,
+    prior=SWITCH,
 )
 _add(
     "reguarantor.fee",
@@ -960,11 +1109,13 @@ _add(
     0.005,
     "fraction p.a.",
     "Re-guarantee fee on the ceded risk for loans above the size threshold",
-    A,
+    "measure 1; Beijing re-guarantee fee not found; the National Fund charges 0.5% of the risk "
+    "it bears (MOF, cfbond 2019-02-15): the prior spans 0.3-0.6%",
     low=0.0,
     high=0.1,
     measure=1,
     lever=True,
+    prior=uniform(0.003, 0.006),
 )
 _add(
     "reguarantor.fee_small",
@@ -973,11 +1124,13 @@ _add(
     "fraction p.a.",
     "Re-guarantee fee on the ceded risk for loans at or below the size threshold "
     "(differentiated fees)",
-    "measure 1",
+    "measure 1 (differentiated fees); the National Fund charges 0.3% for loans up to 5M, waived"
+    " to 1M and halved above in 2020 (财金〔2020〕15号)",
     low=0.0,
     high=0.1,
     measure=1,
     lever=True,
+    prior=uniform(0.001, 0.005),
 )
 _add(
     "reguarantor.fee_size_threshold",
@@ -985,10 +1138,11 @@ _add(
     5e6,
     "yuan",
     "Loan size at or below which the small-loan re-guarantee fee applies",
-    A,
+    "measure 1; the National Fund's threshold is 5M yuan (cfbond 2019-02-15); Beijing's not found",
     low=0.0,
     high=1e10,
     measure=1,
+    prior=uniform(1e6, 1e7),
 )
 _add(
     "reguarantor.equity",
@@ -1008,11 +1162,13 @@ _add(
     0.0,
     "fraction",
     "Share of eligible business brought under the National Fund's re-guarantee",
-    "measure 5",
+    "measure 5; Beijing's coverage in 2022 not found; nationally 93.5% of the Fund's 2024 "
+    "business shared risk with banks (融担基金 2025-02-12): wide prior",
     low=0.0,
     high=1.0,
     measure=5,
     lever=True,
+    prior=uniform(0.3, 1.0),
 )
 _add(
     "national_fund.max_loan",
@@ -1020,10 +1176,11 @@ _add(
     1e7,
     "yuan",
     "Largest single loan eligible for the National Fund",
-    "财金〔2025〕11号 focus <= 10M",
+    "财金〔2025〕11号 focus <= 10M; 30M for sci-tech firms under 财金〔2024〕60号",
     low=0.0,
     high=1e10,
     measure=5,
+    prior=uniform(1e7, 3e7),
 )
 _add(
     "national_fund.fee",
@@ -1031,10 +1188,11 @@ _add(
     0.005,
     "fraction p.a.",
     "National Fund fee on the risk it bears (loans above 5M)",
-    "MOF, cfbond 2019-02-15",
+    "MOF, cfbond 2019-02-15: 0.5% of the risk borne; at most 0.5% under 财金〔2024〕60号",
     low=0.0,
     high=0.1,
     measure=5,
+    prior=uniform(0.003, 0.005),
 )
 _add(
     "national_fund.fee_small",
@@ -1042,10 +1200,11 @@ _add(
     0.003,
     "fraction p.a.",
     "National Fund fee on the risk it bears for loans <= 5M",
-    "MOF, cfbond 2019-02-15",
+    "MOF, cfbond 2019-02-15: 0.3% for loans <= 5M; halved above 1M in 2020 (财金〔2020〕15号)",
     low=0.0,
     high=0.1,
     measure=5,
+    prior=uniform(0.0015, 0.003),
 )
 _add(
     "national_fund.comp_rate_cap",
@@ -1053,10 +1212,13 @@ _add(
     0.04,
     "fraction",
     "Partner compensation rate above which the Fund stops sharing",
-    "财金〔2024〕60号 (CCTV)",
+    "财金〔2024〕60号 (CCTV 2024-07-27): 4%, 5% under the 2024 sci-tech and 2026 "
+    "private-investment "
+    "plans",
     low=0.0,
     high=1.0,
     measure=5,
+    prior=uniform(0.04, 0.05),
 )
 _add(
     "national_fund.cap_rule",
@@ -1067,9 +1229,10 @@ _add(
     "12-month compensation rate on covered loans exceeds the cap; 'limit' = over the trailing "
     "12 months the Fund pays at most share x cap x covered guarantees released; 'none' = cap "
     "not enforced",
-    "assumption (mechanics not published)",
+    "assumption (mechanics not published): a switch between the three readings",
     choices=("suspend", "limit", "none"),
     measure=5,
+    prior=SWITCH,
 )
 _add(
     "national_fund.equity",
@@ -1089,11 +1252,12 @@ _add(
     0.0,
     "yuan per year",
     "City compensation fund budget (市级代偿补偿资金)",
-    "measure 2",
+    "measure 2; Beijing's compensation-fund budget not found (docs/evidence.md C.1); wide prior",
     low=0.0,
     high=1e12,
     measure=2,
     lever=True,
+    prior=uniform(0.0, 2e9),
 )
 _add(
     "comp_fund.district_budget",
@@ -1101,10 +1265,11 @@ _add(
     0.0,
     "yuan per year",
     "District compensation funds budget, used after the city fund",
-    "measure 2",
+    "measure 2; district budgets not found; wide prior",
     low=0.0,
     high=1e12,
     measure=2,
+    prior=uniform(0.0, 5e8),
 )
 
 # -------------------------------------------------------------- government
@@ -1115,11 +1280,13 @@ _add(
     "fraction p.a.",
     "Fee-reduction subsidy (担保降费奖补) per yuan of new small/micro guarantee; "
     "the guarantor passes it on as a fee cut",
-    "measure 2; central 3 bn yuan/yr 2018-2023 (财建〔2021〕106号)",
+    "measure 2; Shaanxi 2021: 141.23m yuan of central subsidy for 21.1 bn of guaranteed loans, "
+    "0.67% of volume (Shaanxi Daily 2021-09-07; docs/evidence.md B.5)",
     low=0.0,
     high=0.05,
     measure=2,
     lever=True,
+    prior=uniform(0.003, 0.01),
 )
 _add(
     "government.fee_subsidy_threshold",
@@ -1127,10 +1294,13 @@ _add(
     0.01,
     "fraction p.a.",
     "Subsidised business must carry a fee at or below this rate after the cut",
-    "国办发〔2019〕6号 target below 1%",
+    "measure 2; 财建〔2021〕106号 rewards fees of 1.5% or less; 国办发〔2019〕6号 targets an "
+    "average below"
+    " 1%",
     low=0.0,
     high=0.2,
     measure=2,
+    prior=uniform(0.01, 0.015),
 )
 _add(
     "government.fee_subsidy_budget",
@@ -1138,11 +1308,14 @@ _add(
     0.0,
     "yuan per year",
     "Budget of the fee-reduction subsidy",
-    "measure 2",
+    "measure 2; the central subsidy is 3 bn yuan/yr nationally (财建〔2021〕106号); Beijing's "
+    "share "
+    "not found: wide prior",
     low=0.0,
     high=1e12,
     measure=2,
     lever=True,
+    prior=uniform(1e8, 1e9),
 )
 _add(
     "government.capital_injection_budget",
@@ -1150,27 +1323,31 @@ _add(
     0.0,
     "yuan per year",
     "Yearly capital replenishment (资本金补充) for well-evaluated guarantors",
-    "measure 2",
+    "measure 2; Beijing's 18 government guarantors: registered capital +0.3 bn in 2022, fiscal "
+    "contributions 11.3 bn in all (北京信用担保业协会 2023-08-14): wide prior",
     low=0.0,
     high=1e12,
     measure=2,
     lever=True,
+    prior=uniform(0.0, 3e9),
 )
 
 # -------------------------------------------------------------- evaluation
 _add(
     "evaluation.weights",
     "floats",
-    [40.0, 20.0, 20.0, 20.0],
+    [25.0, 25.0, 25.0, 25.0],
     "points",
     "Performance-evaluation (绩效评价) weights: policy effect, operating capacity, "
     "risk control, system building",
-    "财金〔2020〕31号 (policy effect 40; other weights unverified)",
+    "measure 11; 财金〔2020〕31号 weights policy effect 40 of 100; the other weights unverified: "
+    "each weight U[10, 50]",
     length=4,
     labels=("policy_effect", "operating_capacity", "risk_control", "system_building"),
     low=0.0,
     high=100.0,
     measure=11,
+    prior=uniform(10.0, 50.0),
 )
 _add(
     "evaluation.min_score",
@@ -1178,10 +1355,60 @@ _add(
     60.0,
     "points",
     "Score (of 100) a guarantor needs to receive capital injections",
-    A,
+    "measure 11; no published pass mark found for capital injections; wide prior around 60 "
+    "(assumption)",
     low=0.0,
     high=100.0,
     measure=11,
+    prior=uniform(50.0, 70.0),
+)
+_add(
+    "evaluation.response",
+    "float",
+    0.0,
+    "elasticity",
+    "How strongly guarantors manage to their evaluation: each year a guarantor's risk appetite "
+    "is multiplied by exp(response x (w_operating x shortfall_operating - w_risk x "
+    "shortfall_risk) / 100); 0 = the evaluation does not bind",
+    "measure 11 (财金〔2020〕31号 links the evaluation to capital, subsidies and executive "
+    "pay); no "
+    "evidence found on how strongly guarantors respond; wide prior",
+    low=0.0,
+    high=10.0,
+    measure=11,
+    lever=True,
+    prior=uniform(0.0, 2.0),
+)
+
+# -------------------------------------------------------------- supervision
+_add(
+    "supervision.guidance",
+    "float",
+    0.0,
+    "fraction",
+    "Supervisory guidance (监管引导) of guarantors whose role is weak: each year a guarantor "
+    "whose leverage is below supervision.leverage_floor raises its risk appetite by this "
+    "fraction; 0 = no guidance",
+    "measure 12; no evidence found on the effect of supervisory guidance; wide prior of 0-30% "
+    "more appetite a year",
+    low=0.0,
+    high=2.0,
+    measure=12,
+    lever=True,
+    prior=uniform(0.0, 0.3),
+)
+_add(
+    "supervision.leverage_floor",
+    "float",
+    3.0,
+    "ratio",
+    "Leverage (放大倍数) below which supervisors judge a guarantor's role weak",
+    "measure 12; no published floor found; Beijing 2.79x (2021), nationally about 2.3x (2019); "
+    "the evaluation gives full marks at 5x (assumption)",
+    low=0.0,
+    high=100.0,
+    measure=12,
+    prior=uniform(2.0, 5.0),
 )
 
 # ------------------------------------------------------------- information
@@ -1191,11 +1418,13 @@ _add(
     0.0,
     "fraction",
     "Information sharing (涉企信息归集共享, 信易贷): 0 none, 1 full",
-    "measure 4",
+    "policy setting (measure 4): the degree of data sharing; the Shanghai 信易贷 platform links 38"
+    " banks and over 2 million users (docs/evidence.md B.3)",
     low=0.0,
     high=1.0,
     measure=4,
     lever=True,
+    prior=uniform(0.0, 1.0),
 )
 _add(
     "information.uncertainty_aversion",
@@ -1203,9 +1432,11 @@ _add(
     1.0,
     "ratio",
     "Lenders' aversion to uncertain estimates: decisions use PD x exp(aversion x noise)",
-    A,
+    "calibrated (docs/calibration.md)",
     low=0.0,
     high=10.0,
+    prior=uniform(0.0, 3.0),
+    calibrated=True,
 )
 _add(
     "information.noise_reduction",
@@ -1213,10 +1444,14 @@ _add(
     0.5,
     "fraction",
     "Fall in screening noise at full information sharing",
-    A,
+    "measure 4; credit bureaus and information sharing raise access, more for opaque firms "
+    "(Djankov, McLiesh & Shleifer 2007; Brown, Jappelli & Pagano 2009; Martinez Peria & Singh "
+    "2014), no magnitude usable: with a PD dispersion of 0.8 the prior moves the estimate-truth"
+    " correlation from 0.80 to 0.85-0.94 (docs/evidence.md B.3)",
     low=0.0,
     high=0.95,
     measure=4,
+    prior=uniform(0.1, 0.6),
 )
 _add(
     "information.thin_file_noise",
@@ -1224,10 +1459,12 @@ _add(
     2.0,
     "ratio",
     "Screening-noise multiplier for first-time borrowers without data sharing",
-    A,
+    "measure 4; alternative data help most for borrowers without a credit history (Gambacorta "
+    "et al. 2019; Huang et al. 2020), no magnitude usable: wide prior (docs/evidence.md B.3)",
     low=1.0,
     high=10.0,
     measure=4,
+    prior=uniform(1.2, 3.0),
 )
 
 # -------------------------------------------------------------- collateral
@@ -1237,9 +1474,11 @@ _add(
     False,
     "",
     "IP-pledge guarantees: IP counts towards the counter-guarantee",
-    "measure 4",
+    "measure 4 (policy switch; IP-pledge finance ¥88.5 bn nationally in 2018, docs/evidence.md "
+    "B.9)",
     measure=4,
     lever=True,
+    prior=SWITCH,
 )
 _add(
     "collateral.receivables",
@@ -1247,9 +1486,10 @@ _add(
     False,
     "",
     "Receivables financing: receivables count towards the counter-guarantee",
-    "measure 4",
+    "measure 4 (policy switch)",
     measure=4,
     lever=True,
+    prior=SWITCH,
 )
 
 # ---------------------------------------------------------------- recovery
@@ -1262,7 +1502,8 @@ _add(
     "calibrated to recoveries = 18% of a year's compensation (calibration.md)",
     low=0.0,
     high=1.0,
-    measure=7,
+    prior=uniform(0.0, 0.4),
+    calibrated=True,
 )
 _add(
     "recovery.hard_realisation",
@@ -1270,10 +1511,12 @@ _add(
     0.35,
     "fraction",
     "Share of pledged hard-collateral value realised after default",
-    A,
+    "measure 7; no recovery rates of Chinese guarantors by collateral type found "
+    "(docs/evidence.md B.9); wide prior",
     low=0.0,
     high=1.0,
     measure=7,
+    prior=uniform(0.2, 0.6),
 )
 _add(
     "recovery.receivables_realisation",
@@ -1281,10 +1524,11 @@ _add(
     0.3,
     "fraction",
     "Share of pledged receivables realised after default",
-    A,
+    "measure 7; no data found on receivables realised after default; wide prior",
     low=0.0,
     high=1.0,
     measure=7,
+    prior=uniform(0.1, 0.5),
 )
 _add(
     "recovery.ip_realisation",
@@ -1292,11 +1536,12 @@ _add(
     0.15,
     "fraction",
     "Share of pledged IP value realised after default (faster disposal raises it)",
-    A,
+    "measure 7; no data found on IP realised after default; wide prior",
     low=0.0,
     high=1.0,
     measure=7,
     lever=True,
+    prior=uniform(0.05, 0.3),
 )
 _add(
     "recovery.lag_months",
@@ -1304,10 +1549,11 @@ _add(
     12,
     "months",
     "Delay from default to recovery",
-    A,
+    "measure 7; no data found on recovery lags; wide prior",
     low=0,
     high=120,
     measure=7,
+    prior=uniform(6.0, 36.0),
 )
 _add(
     "recovery.write_off",
@@ -1316,9 +1562,10 @@ _add(
     "",
     "Guarantors may write off (核销) unrecovered compensation under 财金〔2017〕90号; "
     "written-off losses become tax-deductible",
-    "measure 7",
+    "measure 7 (policy switch; 财金〔2017〕90号 write-off rules)",
     measure=7,
     lever=True,
+    prior=SWITCH,
 )
 _add(
     "recovery.write_off_months",
@@ -1326,10 +1573,11 @@ _add(
     24,
     "months",
     "Age of an unrecovered compensation at write-off",
-    A,
+    "measure 7; write-off age not found; wide prior (assumption)",
     low=1,
     high=240,
     measure=7,
+    prior=uniform(12.0, 36.0),
 )
 _add(
     "recovery.tax_rate",
@@ -1337,10 +1585,11 @@ _add(
     0.25,
     "fraction",
     "Income-tax rate of the write-off deduction",
-    "PRC corporate income tax 25%",
+    "PRC corporate income tax 25% (15% for high-tech enterprises)",
     low=0.0,
     high=1.0,
     measure=7,
+    prior=uniform(0.15, 0.25),
 )
 
 # ------------------------------------------------------------------- batch
@@ -1351,10 +1600,11 @@ _add(
     "",
     "Batch guarantees: 'bank_led' = 见贷即担 (guarantor accepts the bank's approval), "
     "'guarantor_led' = 见担即贷 (bank lends on the guarantor's approval)",
-    "measure 8",
+    "measure 8 (policy switch: 见贷即担 or 见担即贷)",
     choices=("none", "bank_led", "guarantor_led"),
     measure=8,
     lever=True,
+    prior=SWITCH,
 )
 _add(
     "batch.pair_share",
@@ -1362,10 +1612,11 @@ _add(
     1.0,
     "fraction",
     "Share of bank-guarantor pairs that run batch mode (when batch.mode is not 'none')",
-    A,
+    "measure 8; no data found on the share of batch business (docs/evidence.md B.8); wide prior",
     low=0.0,
     high=1.0,
     measure=8,
+    prior=uniform(0.1, 0.6),
 )
 _add(
     "batch.quota",
@@ -1373,14 +1624,22 @@ _add(
     5e8,
     "yuan per month",
     "Monthly batch quota per bank-guarantor pair; beyond it loans are screened as usual",
-    A,
+    "measure 8; no data found on batch quotas; wide log-uniform prior",
     low=0.0,
     high=1e12,
     measure=8,
+    prior=loguniform(5e7, 1e9),
 )
 
 # ------------------------------------------------------------------- shock
-_add("shock.sectors", "sectors", [], "", "Sectors hit by the shock", "measure 5", measure=5)
+_add(
+    "shock.sectors",
+    "sectors",
+    [],
+    "",
+    "Sectors hit by the shock",
+    "scenario condition (assumption)",
+)
 _add(
     "shock.start",
     "int",
@@ -1398,11 +1657,9 @@ _add(
     1.0,
     "ratio",
     "PD multiplier in shocked sectors during the shock",
-    A,
+    "scenario condition (assumption)",
     low=0.0,
     high=50.0,
-    measure=5,
-    lever=True,
 )
 _add(
     "shock.systematic_z",
@@ -1417,7 +1674,14 @@ _add(
 
 # ------------------------------------------------------------------ relief
 _add(
-    "relief.sectors", "sectors", [], "", "Sectors receiving targeted relief", "measure 5", measure=5
+    "relief.sectors",
+    "sectors",
+    [],
+    "",
+    "Sectors receiving targeted relief",
+    "measure 5 names transport, catering, accommodation and tourism (policy switch)",
+    measure=5,
+    prior=SWITCH,
 )
 _add(
     "relief.appetite_boost",
@@ -1425,11 +1689,12 @@ _add(
     0.0,
     "fraction",
     "Increase of guarantor risk appetite for relief sectors (加大增信分险支持力度)",
-    "measure 5; size: assumption",
+    "measure 5 (加大增信分险支持力度); no evidence found on its size; wide prior",
     low=0.0,
     high=10.0,
     measure=5,
     lever=True,
+    prior=uniform(0.0, 0.5),
 )
 _add(
     "relief.fee_cut",
@@ -1437,10 +1702,39 @@ _add(
     0.0,
     "fraction p.a.",
     "Guarantee-fee cut for relief sectors",
-    "measure 5",
+    "measure 5; no evidence found on the size of the cut; wide prior up to 0.5 pp",
     low=0.0,
     high=0.1,
     measure=5,
+    prior=uniform(0.0, 0.005),
+)
+
+# ---------------------------------------------------------------- adoption
+MEASURE_LABELS = tuple(f"m{k:02d}" for k in range(1, 13))
+_add(
+    "adoption.delay",
+    "floats",
+    [6.0] * 12,
+    "months",
+    "Months of the horizon before each measure (m01-m12) starts to be adopted (the horizon "
+    "starts in January 2022; the package was issued on 2022-06-09)",
+    "京金融〔2022〕177号 issue date; implementation: assumption",
+    length=12,
+    labels=MEASURE_LABELS,
+    low=0.0,
+    high=600.0,
+)
+_add(
+    "adoption.ramp",
+    "floats",
+    [12.0] * 12,
+    "months",
+    "Months from the start of each measure's adoption to full adoption (linear ramp)",
+    "assumption",
+    length=12,
+    labels=MEASURE_LABELS,
+    low=0.0,
+    high=600.0,
 )
 
 REGISTRY: MappingProxyType = MappingProxyType({p.key: p for p in _P})
@@ -1464,6 +1758,41 @@ def parameters() -> dict[str, Parameter]:
     ('fraction p.a.', 0.03)
     """
     return dict(REGISTRY)
+
+
+def registry_rows(keys=None) -> list[dict[str, str]]:
+    """The registry as rows of text: key, default, unit, prior, measure, calibrated, source.
+
+    Parameters
+    ----------
+    keys : iterable of str, optional
+        The parameters to list, in that order (default: all, in registry order).
+    """
+    rows = []
+    for key in REGISTRY if keys is None else keys:
+        p = REGISTRY[key]
+        rows.append(
+            {
+                "key": key,
+                "default": _show_default(p.default),
+                "unit": p.unit,
+                "prior": "" if p.prior is None else str(p.prior),
+                "measure": "" if p.measure is None else str(p.measure),
+                "calibrated": "yes" if p.calibrated else "",
+                "source": p.source,
+            }
+        )
+    return rows
+
+
+def _show_default(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(_show_default(x) for x in v) + "]"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
 
 
 def check_value(param: Parameter, value: Any) -> tuple[Any, str | None]:

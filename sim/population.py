@@ -19,10 +19,12 @@ import numpy as np
 from .credit_risk import basel_corporate_correlation, basel_retail_correlation
 from .parameters import SECTORS
 
-__all__ = ["SMEPopulation", "DIRECT", "APPLICANT_RECORD", "LOAN_RECORD"]
+__all__ = ["SMEPopulation", "DIRECT", "NO_YEAR", "APPLICANT_RECORD", "LOAN_RECORD"]
 
 #: ``loan_guarantor`` value of a direct (unguaranteed) loan.
 DIRECT = -1
+#: ``applied_year`` (and the other year columns) of a firm that has not yet done so.
+NO_YEAR = np.iinfo(np.int16).min
 
 
 def _cache_line_record(fields: list[tuple[str, str]]) -> np.dtype:
@@ -123,6 +125,10 @@ class SMEPopulation:
     are views of :data:`APPLICANT_RECORD` records (``self.applicant``), one
     cache line per seat; the others are plain columns.
 
+    Demand history: ``applied_year``, ``offered_year``, ``discouraged_year`` (last
+    horizon year in which the firm applied, received an offer, or needed credit
+    but stayed away; :data:`NO_YEAR` if never).
+
     Loan columns: ``has_loan``, ``loan_amount``, ``loan_bank``,
     ``loan_guarantor`` (:data:`DIRECT` for direct loans), ``loan_rate``,
     ``loan_fee``, ``loan_start``, ``loan_maturity`` (last month), ``loan_pd`` (annual PD
@@ -152,6 +158,12 @@ class SMEPopulation:
         # u_cover, guarantor, sector, size, bank, first_time: fields of these records
         self.applicant = _line_aligned(n, APPLICANT_RECORD)
         self.served = np.zeros(n, bool)  # got a new loan during the reported horizon
+        # demand history, for rationing as firm surveys measure it: the last horizon year
+        # (see ``GuaranteeMarket.survey_year``) in which the firm applied, had an offer, and
+        # needed credit but stayed away discouraged
+        self.applied_year = np.full(n, NO_YEAR, np.int16)
+        self.offered_year = np.full(n, NO_YEAR, np.int16)
+        self.discouraged_year = np.full(n, NO_YEAR, np.int16)
         # loan state: loan_amount, loan_rate, loan_fee, loan_pd, loan_recovery,
         # loan_relief (funding relief, fraction p.a., paid by the PBOC), loan_start,
         # loan_maturity, loan_guarantor, loan_bank, loan_reg, loan_nf: fields of these records
@@ -218,6 +230,9 @@ class SMEPopulation:
         else:
             self.first_time[rows] = True
         self.served[rows] = False
+        self.applied_year[rows] = NO_YEAR
+        self.offered_year[rows] = NO_YEAR
+        self.discouraged_year[rows] = NO_YEAR
 
     def _categorical(self, name: str, k: int) -> np.ndarray:
         """``k`` draws of a category index with the shares ``self.cdf[name]`` accumulates.

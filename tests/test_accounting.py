@@ -61,14 +61,10 @@ ALLOWED = {
 
 
 def loan_shares(model, mask) -> np.ndarray:
-    """Risk-share rows (n, 5) of the loans in ``mask``: the ``loan_shares`` column where the
-    population keeps one, else the scenario's share vector (every guarantee of a run shares
-    risk the same way)."""
+    """Risk-share rows (n, 5) of the loans in ``mask``: each guarantee keeps the split of
+    its booking month (``shares_by_month``)."""
     s = model.smes
-    if hasattr(s, "loan_shares"):
-        return s.loan_shares[mask]
-    n = int(np.count_nonzero(mask)) if mask.dtype == bool else len(mask)
-    return np.tile(np.asarray(model.params.shares(), dtype=float), (n, 1))
+    return model.shares_by_month[s.loan_start[mask]]
 
 
 def _close(actual, expected, scale, what):

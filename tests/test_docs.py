@@ -41,14 +41,15 @@ ODD = REPO / "docs" / "ODD.md"
 #: regulation (条例), a dated publication, the calibration sources, one of the 2022
 #: measures, or the Basel framework.
 CITATION = re.compile(
-    r"〔\d{4}〕\d+号|条例|\b(?:19|20)\d{2}\b|calibration\.md|\bmeasure \d+\b|\bBasel\b"
+    r"〔\d{4}〕\d+号|条例|\b(?:19|20)\d{2}\b|calibration\.md|evidence\.md|\bmeasure \d+\b|\bBasel\b"
+    r"|no evidence found"
 )
 #: Sources that state a public figure without naming a document, recorded verbatim. The
 #: documentation marks them "not in calibration.md"; any other wording must cite or say
 #: "assumption".
 KNOWN_UNCITED = {
     "national_fund.equity": "registered capital 66.1 bn yuan",
-    "recovery.tax_rate": "PRC corporate income tax 25%",
+    "recovery.tax_rate": "PRC corporate income tax 25% (15% for high-tech enterprises)",
 }
 
 
@@ -137,6 +138,7 @@ def test_row_shows_default_unit_allowed_measure_description_source():
         f"`{format_value(p.default)}`",
         p.unit,
         p.allowed(),
+        str(p.prior),
         str(p.measure),
         p.description,
         p.source,

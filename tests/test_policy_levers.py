@@ -9,11 +9,12 @@ statistic is the per-replication paired difference ``d_k = B_k - A_k`` of an out
 ``mean(d) - t_{1-alpha, R-1} se(d) > 0`` for "up", ``mean(d) + t_{1-alpha, R-1} se(d) < 0``
 for "down" (``se = sd(d) / sqrt(R)``). Each test's docstring states alpha, R and size.
 
-Size: ``run.n_smes`` = 10,000, ``run.horizon`` = 36 months after the baseline's 12-month
-burn-in. R = 20 replications for the strong levers; the risk-sharing, compensation-fund and
-recovery levers move the guarantor's losses by 5-20%, against replication noise of similar
-size (defaults are few and lumpy, and the populations of A and B drift apart after the first
-differing decision, which weakens the pairing), so they get bigger contrasts (re-guarantor
+Size: ``run.n_smes`` = 10,000, ``run.horizon`` = 36 months after the baseline's burn-in,
+every measure in force from the first month (adoption delays and ramps zero). R = 20
+replications for the strong levers; the risk-sharing, compensation-fund and recovery levers
+move the guarantor's losses by 5-20%, against replication noise of similar size (defaults
+are few and lumpy, and the populations of A and B drift apart after the first differing
+decision, which weakens the pairing), so they get bigger contrasts (re-guarantor
 share 0 -> 40%, National Fund share 0 -> 40%) and R = 32 or 48.
 
 Runs are cached per scenario: a scenario used by several levers (the baseline, bank share
@@ -42,7 +43,14 @@ from sim.experiments import run_replications
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline_2021.toml"
 
 SEED = 2022
-SIZE = {"run.n_smes": 10_000, "run.horizon": 36}
+#: measures act in full from the first month (no adoption path): the tests are about the
+#: mechanisms, not the rollout (tests/test_adoption.py)
+SIZE = {
+    "run.n_smes": 10_000,
+    "run.horizon": 36,
+    "adoption.delay": [0.0] * 12,
+    "adoption.ramp": [0.0] * 12,
+}
 WORKERS = int(os.environ.get("GSIM_TEST_WORKERS", min(2, os.cpu_count() or 1)))
 
 ALPHA = 0.01  # one-sided, every test unless its docstring says otherwise
