@@ -35,8 +35,8 @@ BASELINE = ROOT / "scenarios" / "baseline_2021.toml"
 DOC = ROOT / "docs" / "validation.md"
 START, END = "<!-- dead-levers:start -->", "<!-- dead-levers:end -->"
 SIZE = {
-    "run.n_smes": 4000,
-    "run.horizon": 24,
+    "run.n_smes": 20_000,
+    "run.horizon": 36,
     "adoption.delay": [0.0] * 12,
     "adoption.ramp": [0.0] * 12,
 }
@@ -44,52 +44,80 @@ REPS, SEED = 2, 11
 
 #: Why a parameter is inert in the baseline, and what was done about it.
 REASONS: dict[str, str] = {
+    # measures whose instruments are off before 2022: they act with their measure
     "national_fund.max_loan": "the National Fund covers no business before measure 5 "
     "(coverage 0); acts with measure 5",
-    "national_fund.fee": "as above: no covered business, no fee; acts with measure 5",
+    "national_fund.fee": "no covered business before measure 5, so no fee; acts with measure 5",
     "national_fund.fee_small": "as above; acts with measure 5",
-    "national_fund.comp_rate_cap": "as above: no covered business; acts with measure 5",
+    "national_fund.comp_rate_cap": "no covered business before measure 5; acts with measure 5",
     "national_fund.cap_rule": "as above; acts with measure 5",
-    "national_fund.equity": "the Fund's equity only records its results; it limits nothing "
-    "(by design: the Fund is not capital-constrained at Beijing's scale)",
-    "comp_fund.district_budget": "the compensation funds' share is 0 before measure 2; acts "
-    "with measure 2",
-    "comp_fund.city_budget": "as above; acts with measure 2",
-    "government.fee_subsidy_threshold": "no subsidy before measure 2 (rate 0); acts with measure 2",
-    "government.fee_subsidy_budget": "as above; acts with measure 2",
-    "evaluation.min_score": "no capital injections before measure 2 (budget 0), and the "
-    "evaluation response is 0 before measure 11; acts with measures 2 and 11",
-    "evaluation.weights": "the weights matter through the guarantors' response (measure 11) "
-    "and the injections (measure 2), both off in the baseline",
-    "supervision.leverage_floor": "no supervisory guidance before measure 12 (guidance 0); "
-    "acts with measure 12",
+    "comp_fund.city_budget": "the compensation funds' share is 0 before measure 2; acts with "
+    "measure 2",
+    "comp_fund.district_budget": "as above; acts with measure 2",
+    "government.fee_subsidy_rate": "the subsidy budget is 0 before measure 2; acts with it",
+    "government.fee_subsidy_threshold": "no subsidy before measure 2; acts with measure 2",
+    "government.fee_subsidy_budget": "the subsidy rate is 0 before measure 2; acts with it",
+    "evaluation.min_score": "no capital injections before measure 2 (budget 0) and no response "
+    "to the evaluation before measure 11; acts with measures 2 and 11",
+    "evaluation.weights": "the weights act through the guarantors' response (measure 11) and "
+    "the injections (measure 2), both off before 2022",
+    "supervision.leverage_floor": "no supervisory guidance before measure 12 (guidance 0); acts "
+    "with measure 12",
     "bank.guarantee_el_tolerance": "banks retain no risk before measure 9, so their retained "
-    "expected loss is 0 and any tolerance passes; acts with measure 9 (docs/validation.md, "
-    "measure 10 with measure 9)",
-    "bank.funding_relief": "paid only to banks retaining >= 20% of the risk (measure 9); acts "
-    "with measure 9",
+    "expected loss is 0 and any tolerance passes; measure 10 acts on it with measure 9 "
+    "(tests/test_mechanisms.py)",
+    "bank.funding_relief": "paid only to banks retaining at least 20% of the risk (measure 9); "
+    "acts with measure 9",
     "bank.moral_hazard": "screening effort depends on the bank's retained share, 0 before "
-    "measure 9 (then the bank does not screen guaranteed loans at all); acts with measure 9",
-    "bank.screening_cost": "a cost booked to the banks that feeds no decision (by design: "
-    "reported in screening_cost, which is not an outcome of the summary)",
-    "guarantor.screening_cost": "as above, for the guarantors' screening",
+    "measure 9; acts with measure 9",
     "relief.appetite_boost": "no relief sectors before measure 5; acts with measure 5",
     "relief.fee_cut": "as above; acts with measure 5",
-    "shock.start": "no shock in the baseline (multiplier 1, no shift); acts in shock scenarios",
-    "shock.duration": "as above",
-    "batch.quota": "no batch pairs before measure 8 (pair share 0); acts with measure 8",
-    "batch.mode": "as above; acts with measure 8",
+    "relief.sectors": "the relief boost and fee cut are 0 before measure 5; acts with them",
+    "batch.quota": "no batch pairs before measure 8 (mode none); acts with measure 8",
+    "batch.pair_share": "as above; acts with measure 8",
+    "recovery.write_off": "write-off relief falls due recovery.write_off_months after a "
+    "default; none falls in the horizon when that is longer than the horizon allows",
     "recovery.write_off_months": "no write-offs before measure 7; acts with measure 7",
     "recovery.tax_rate": "as above; acts with measure 7",
-    "guarantor.exemption_strength": "the exemption is off before measure 3; acts with measure 3",
-    "collateral.ip_pledge": "",
+    "recovery.receivables_realisation": "receivables count as pledges only with measure 4's "
+    "products; acts with measure 4",
+    "recovery.ip_realisation": "IP counts as a pledge only with measure 4's products; acts with "
+    "measure 4",
+    "population.ip_prob": "as above: IP matters only as a pledge with measure 4",
+    "population.ip_to_revenue": "as above",
+    "population.receivables_to_revenue": "receivables matter only as pledges with measure 4",
+    "information.noise_reduction": "information sharing is 0 before measure 4; acts with it",
+    "guarantor.exemption_strength": "the exemption is off before measure 3; acts with it",
     "reguarantor.fee_size_threshold": "the small-loan and large-loan re-guarantee fees are "
     "equal before measure 1 (0.5% both), so the threshold between them is moot; acts with "
     "measure 1",
-    "credit.eur_cny": "only used by the Basel corporate correlation's firm-size adjustment, "
-    "which is flat for firms below EUR 5M of sales, where almost every simulated firm is",
-    "demand.max_loan": "no simulated request reaches the cap at the baseline's revenue and "
-    "loan-to-revenue figures",
+    "demand.switching_cost": "before 2022 a guaranteed loan costs every firm more than a direct "
+    "one (the guarantee fee exceeds the bank's risk premium), so no firm chooses it and the "
+    "switching cost never binds; it acts when measures make guaranteed loans cheaper (fee "
+    "subsidy, a bank share with funding relief)",
+    # caps that do not bind at Beijing's scale
+    "guarantor.fee_cap": "no fee reaches the 3% cap (risk-based fees stay near the base fee); "
+    "kept as the instrument of a fee-cap policy",
+    "guarantor.concentration_cap": "no single guarantee reaches 15% (or 10%) of a guarantor's "
+    "net assets at Beijing's loan sizes (docs/ODD.md 7.18); measure 12 therefore acts through "
+    "supervisory guidance",
+    "guarantor.leverage_cap": "leverage is about 2.8x against a cap of 10x",
+    "guarantor.leverage_cap_small_micro": "as above, against 15x",
+    # records and unused alternatives
+    "bank.equity": "the banks' equity records their results and limits nothing (by design)",
+    "national_fund.equity": "the Fund's equity records its results and limits nothing",
+    "reguarantor.equity": "the re-guarantor's equity records its results and limits nothing",
+    "credit.rho": "used only when credit.correlation is 'fixed' (the baseline uses the Basel "
+    "SME rule)",
+    "credit.eur_cny": "only used by the Basel firm-size adjustment, which is flat for firms "
+    "below EUR 5M of sales, where almost every simulated firm is",
+    "demand.max_loan": "no simulated request reaches the cap",
+    "shock.start": "no shock in the baseline (multiplier 1, no shift); acts in shock scenarios",
+    "shock.duration": "as above",
+    "shock.sectors": "the shock's PD multiplier is 1 in the baseline; acts with it",
+    "shock.pd_multiplier": "no shocked sectors in the baseline; acts with shock.sectors",
+    "adoption.delay": "the baseline changes no measure, so there is nothing to adopt",
+    "adoption.ramp": "as above",
 }
 
 
@@ -126,7 +154,7 @@ def _moved(v: float, p) -> float:
         high = p.high if p.high is not None else 1.0
         new = min(high, max(0.1, 0.01 * high))
     else:
-        new = v * 1.5
+        new = v * 2.0
         if p.high is not None and new > p.high:
             new = v * 0.5
     if p.low is not None:

@@ -204,6 +204,7 @@ def evaluate(
     seed: int = 2021,
     targets=TARGETS,
     workers: int = 1,
+    executor=None,
 ) -> dict[str, float]:
     """Estimate of each target outcome over ``replications`` runs.
 
@@ -212,12 +213,13 @@ def evaluate(
     average over runs integrates over good and bad years like a quadrature rule
     instead of depending on which years a seed happens to draw; run ``k`` uses
     replication seed ``k`` for everything else (common random numbers across
-    evaluations).
+    evaluations). ``executor``: an open executor to run on (one pool for a whole
+    calibration instead of one per evaluation).
     """
     from .experiments import run_each
 
     runs = stratified_runs(scenario, replications)
-    summary, _ = run_each(runs, seed, workers=workers, timeseries=False)
+    summary, _ = run_each(runs, seed, workers=workers, timeseries=False, executor=executor)
     return {t.outcome: t.estimate(summary) for t in targets}
 
 
@@ -236,6 +238,35 @@ def stratified_runs(scenario: Scenario, n: int) -> list[tuple[Scenario, int]]:
         )
         for k in range(n)
     ]
+
+
+def _search(residuals, y0, method, step, max_evaluations) -> tuple[bool, str]:
+    """Run the optimiser from ``y0``; return (converged, message). The best point seen is
+    kept by ``residuals``; a spent budget ends the search (:class:`_BudgetSpent`)."""
+    from scipy.optimize import least_squares, minimize
+
+    try:
+        if method == "least-squares":
+            opt = least_squares(
+                residuals, y0, method="trf", diff_step=step, x_scale=1.0, max_nfev=max_evaluations
+            )
+        else:
+            simplex = np.vstack([y0, y0 + step * np.eye(len(y0))])
+            opt = minimize(
+                lambda y: float(np.sum(residuals(y) ** 2)),
+                y0,
+                method="Nelder-Mead",
+                options={
+                    "maxfev": max_evaluations,
+                    "xatol": 1e-3,
+                    "fatol": 1e-3,
+                    "adaptive": True,
+                    "initial_simplex": simplex,
+                },
+            )
+    except _BudgetSpent:
+        return False, "budget of evaluations spent"
+    return bool(opt.success), str(opt.message)
 
 
 class _BudgetSpent(Exception):
@@ -315,8 +346,6 @@ def calibrate(
         of size ``step``; ``"nelder-mead"``: :func:`scipy.optimize.minimize` (adaptive
         Nelder-Mead) on their sum of squares.
     """
-    from scipy.optimize import least_squares, minimize
-
     if method not in ("least-squares", "nelder-mead"):
         raise ValueError(f"method must be 'least-squares' or 'nelder-mead', not {method!r}")
     base = load_scenario(
@@ -335,7 +364,7 @@ def calibrate(
             raise _BudgetSpent
         x = [_from_unit(fp, yi) for fp, yi in zip(free, y, strict=True)]
         sc = base.with_overrides(_overrides(base, free, x))
-        res = _residuals(evaluate(sc, replications, seed, targets, workers), targets)
+        res = _residuals(evaluate(sc, replications, seed, targets, workers, executor), targets)
         value = float(res @ res)
         count += 1
         if value < best[0]:
@@ -344,39 +373,20 @@ def calibrate(
             progress(count, value)
         return res
 
-    converged, message = False, "budget of evaluations spent"
-    try:
-        if method == "least-squares":
-            opt = least_squares(
-                residuals,
-                y0,
-                method="trf",
-                diff_step=step,
-                x_scale=1.0,
-                max_nfev=max_evaluations,
-            )
-        else:
-            simplex = np.vstack([y0, y0 + step * np.eye(len(y0))])
-            opt = minimize(
-                lambda y: float(np.sum(residuals(y) ** 2)),
-                y0,
-                method="Nelder-Mead",
-                options={
-                    "maxfev": max_evaluations,
-                    "xatol": 1e-3,
-                    "fatol": 1e-3,
-                    "adaptive": True,
-                    "initial_simplex": simplex,
-                },
-            )
-        converged, message = bool(opt.success), str(opt.message)
-    except _BudgetSpent:
-        pass
-    x = [_from_unit(fp, yi) for fp, yi in zip(free, best[1], strict=True)]
-    params = {fp.key: float(xi) for fp, xi in zip(free, x, strict=True)}
-    achieved = evaluate(
-        base.with_overrides(_overrides(base, free, x)), replications, seed, targets, workers
-    )
+    from .experiments import make_executor
+
+    with make_executor(workers) as executor:  # one pool for the whole calibration
+        converged, message = _search(residuals, y0, method, step, max_evaluations)
+        x = [_from_unit(fp, yi) for fp, yi in zip(free, best[1], strict=True)]
+        params = {fp.key: float(xi) for fp, xi in zip(free, x, strict=True)}
+        achieved = evaluate(
+            base.with_overrides(_overrides(base, free, x)),
+            replications,
+            seed,
+            targets,
+            workers,
+            executor,
+        )
     return CalibrationResult(
         parameters=params,
         start=start,

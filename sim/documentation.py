@@ -42,6 +42,7 @@ __all__ = [
     "render_odd",
     "render",
     "evidence_table",
+    "assumption_list",
     "EVIDENCE_START",
     "EVIDENCE_END",
     "main",
@@ -66,7 +67,7 @@ COLUMNS: tuple[str, ...] = (
 EVIDENCE_START = "<!-- evidence-table:start -->"
 EVIDENCE_END = "<!-- evidence-table:end -->"
 #: The documents the command line rewrites by default.
-DOCUMENTS = ("docs/ODD.md", "docs/calibration.md")
+DOCUMENTS = ("docs/ODD.md", "docs/calibration.md", "docs/validation.md")
 
 EXIT_OK, EXIT_STALE, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -264,10 +265,39 @@ def evidence_table(registry: Mapping[str, Parameter] | None = None) -> str:
     return "\n".join(lines)
 
 
+def assumption_list(registry: Mapping[str, Parameter] | None = None) -> str:
+    """The parameters whose value still rests on an assumption, one line each.
+
+    Every model parameter (run settings aside) whose source says "assumption" or "no
+    evidence found", with its default and prior (where it has one), except the calibrated
+    ones: what docs/validation.md must say plainly.
+    """
+    reg = REGISTRY if registry is None else registry
+    lines = []
+    for p in reg.values():
+        text = p.source.lower()
+        if p.section == "run" or p.calibrated:
+            continue
+        if not ("assumption" in text or "no evidence found" in text):
+            continue
+        where = f"measure {p.measure}" if p.measure is not None else "structure"
+        prior = "" if p.prior is None else f", prior {p.prior}"
+        lines.append(
+            f"- `{p.key}` ({where}): default `{format_value(p.default)}`{prior}. "
+            f"{' '.join(p.source.split())}"
+        )
+    return "\n".join(lines)
+
+
+#: Markers of the list of assumptions (docs/validation.md).
+ASSUMPTIONS_START = "<!-- assumptions:start -->"
+ASSUMPTIONS_END = "<!-- assumptions:end -->"
+
 #: Generated blocks: (start marker, end marker, renderer).
 BLOCKS = (
     (TABLE_START, TABLE_END, parameter_table),
     (EVIDENCE_START, EVIDENCE_END, evidence_table),
+    (ASSUMPTIONS_START, ASSUMPTIONS_END, assumption_list),
 )
 
 

@@ -155,21 +155,29 @@ def _alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
-def _map(tasks: list, workers: int, progress: Callable[[int], None] | None) -> list:
-    """Run tasks in order of submission, in-process or on a process pool."""
+def _map(
+    tasks: list,
+    workers: int,
+    progress: Callable[[int], None] | None,
+    executor: cf.Executor | None = None,
+) -> list:
+    """Run tasks in order of submission, in-process, on a new process pool, or on
+    ``executor`` (kept open by the caller across many calls)."""
     results: list = [None] * len(tasks)
-    if workers <= 1:  # one at a time, in order: the first failure stops the loop
+    if executor is None and workers <= 1:  # in order: the first failure stops the loop
         for i, t in enumerate(tasks):
             results[i] = _task(t)
             if progress:
                 progress(1)
         return results
-    with make_executor(workers) as executor:
-        futures = {executor.submit(_task, t): i for i, t in enumerate(tasks)}
-        for fut in cf.as_completed(futures):
-            results[futures[fut]] = fut.result()
-            if progress:
-                progress(1)
+    if executor is None:
+        with make_executor(workers) as pool:
+            return _map(tasks, workers, progress, pool)
+    futures = {executor.submit(_task, t): i for i, t in enumerate(tasks)}
+    for fut in cf.as_completed(futures):
+        results[futures[fut]] = fut.result()
+        if progress:
+            progress(1)
     return results
 
 
@@ -254,14 +262,16 @@ def run_each(
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
     timeseries: bool = True,
+    executor: cf.Executor | None = None,
 ):
     """Run explicit (scenario, replication) pairs; return (summary, timeseries) tables.
 
     Replication ``k`` uses :func:`replication_seed` ``(seed, k)`` whatever the scenario,
-    so pairs with the same ``k`` share their random numbers.
+    so pairs with the same ``k`` share their random numbers. ``executor``, when given,
+    runs the tasks instead of a pool made for this call (``workers`` is then ignored).
     """
     tasks = [(s, seed, k, timeseries) for s, k in runs]
-    out = _map(tasks, workers, progress)
+    out = _map(tasks, workers, progress, executor)
     summary = pd.DataFrame([row for row, _ in out])
     ts = pd.concat([t for _, t in out], ignore_index=True) if timeseries else pd.DataFrame()
     return summary, ts
