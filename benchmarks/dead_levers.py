@@ -48,12 +48,18 @@ REASONS: dict[str, str] = {
     "national_fund.max_loan": "the National Fund covers no business before measure 5 "
     "(coverage 0); acts with measure 5",
     "national_fund.fee": "no covered business before measure 5, so no fee; acts with measure 5",
-    "national_fund.fee_small": "as above; acts with measure 5",
+    "national_fund.fee_small": "no covered business before measure 5, so no fee; acts with "
+    "measure 5",
     "national_fund.comp_rate_cap": "no covered business before measure 5; acts with measure 5",
-    "national_fund.cap_rule": "as above; acts with measure 5",
+    "national_fund.cap_rule": "no covered business before measure 5; acts with measure 5",
+    "national_fund.share": "the National Fund covers no business before measure 5 (coverage "
+    "0), so its share reimburses nothing; acts with measure 5",
+    "comp_fund.share": "the compensation funds have no budget before measure 2, so their "
+    "share reimburses nothing; acts with measure 2",
     "comp_fund.city_budget": "the compensation funds' share is 0 before measure 2; acts with "
     "measure 2",
-    "comp_fund.district_budget": "as above; acts with measure 2",
+    "comp_fund.district_budget": "the compensation funds' share is 0 before measure 2; acts "
+    "with measure 2",
     "government.fee_subsidy_rate": "the subsidy budget is 0 before measure 2; acts with it",
     "government.fee_subsidy_threshold": "no subsidy before measure 2; acts with measure 2",
     "government.fee_subsidy_budget": "the subsidy rate is 0 before measure 2; acts with it",
@@ -71,20 +77,20 @@ REASONS: dict[str, str] = {
     "bank.moral_hazard": "screening effort depends on the bank's retained share, 0 before "
     "measure 9; acts with measure 9",
     "relief.appetite_boost": "no relief sectors before measure 5; acts with measure 5",
-    "relief.fee_cut": "as above; acts with measure 5",
+    "relief.fee_cut": "no relief sectors before measure 5; acts with measure 5",
     "relief.sectors": "the relief boost and fee cut are 0 before measure 5; acts with them",
     "batch.quota": "no batch pairs before measure 8 (mode none); acts with measure 8",
-    "batch.pair_share": "as above; acts with measure 8",
+    "batch.pair_share": "no batch pairs before measure 8 (mode none); acts with measure 8",
     "recovery.write_off": "write-off relief falls due recovery.write_off_months after a "
     "default; none falls in the horizon when that is longer than the horizon allows",
     "recovery.write_off_months": "no write-offs before measure 7; acts with measure 7",
-    "recovery.tax_rate": "as above; acts with measure 7",
+    "recovery.tax_rate": "no write-offs before measure 7; acts with measure 7",
     "recovery.receivables_realisation": "receivables count as pledges only with measure 4's "
     "products; acts with measure 4",
     "recovery.ip_realisation": "IP counts as a pledge only with measure 4's products; acts with "
     "measure 4",
-    "population.ip_prob": "as above: IP matters only as a pledge with measure 4",
-    "population.ip_to_revenue": "as above",
+    "population.ip_prob": "IP matters only as a pledge with measure 4's products",
+    "population.ip_to_revenue": "IP matters only as a pledge with measure 4's products",
     "population.receivables_to_revenue": "receivables matter only as pledges with measure 4",
     "information.noise_reduction": "information sharing is 0 before measure 4; acts with it",
     "guarantor.exemption_strength": "the exemption is off before measure 3; acts with it",
@@ -102,7 +108,7 @@ REASONS: dict[str, str] = {
     "net assets at Beijing's loan sizes (docs/ODD.md 7.18); measure 12 therefore acts through "
     "supervisory guidance",
     "guarantor.leverage_cap": "leverage is about 2.8x against a cap of 10x",
-    "guarantor.leverage_cap_small_micro": "as above, against 15x",
+    "guarantor.leverage_cap_small_micro": "leverage is about 2.8x against a cap of 15x",
     # records and unused alternatives
     "bank.equity": "the banks' equity records their results and limits nothing (by design)",
     "national_fund.equity": "the Fund's equity records its results and limits nothing",
@@ -113,11 +119,12 @@ REASONS: dict[str, str] = {
     "below EUR 5M of sales, where almost every simulated firm is",
     "demand.max_loan": "no simulated request reaches the cap",
     "shock.start": "no shock in the baseline (multiplier 1, no shift); acts in shock scenarios",
-    "shock.duration": "as above",
+    "shock.duration": "no shock in the baseline (multiplier 1, no shift); acts in shock "
+    "scenarios",
     "shock.sectors": "the shock's PD multiplier is 1 in the baseline; acts with it",
     "shock.pd_multiplier": "no shocked sectors in the baseline; acts with shock.sectors",
     "adoption.delay": "the baseline changes no measure, so there is nothing to adopt",
-    "adoption.ramp": "as above",
+    "adoption.ramp": "the baseline changes no measure, so there is nothing to adopt",
 }
 
 

@@ -162,9 +162,10 @@ def render(table, inter, seconds, runs, reps, n_smes, command) -> str:
         ("Losses by party", OUTCOMES[6:]),
     )
     for title, outs in groups:
+        first = outs == OUTCOMES[:6]
         lines += [f"**{title}**", ""]
         head = ["scenario", *(kinds[o] for o, _, _ in outs)]
-        if outs is OUTCOMES[:6]:
+        if first:
             head.append("total per guaranteed")
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "|".join("---" for _ in head) + "|")
@@ -174,12 +175,12 @@ def render(table, inter, seconds, runs, reps, n_smes, command) -> str:
             else:
                 label = f"m{m:02d} " + ("alone" if kind == "alone" else "given the rest")
             row = [label, *(_fmt(units[o], *cells[o]) for o, _, _ in outs)]
-            if outs is OUTCOMES[:6]:
+            if first:
                 r, lo, hi = ratio
                 row.append("" if not np.isfinite(r) else f"{r:.2f} [{lo:.2f}, {hi:.2f}]")
             lines.append("| " + " | ".join(row) + " |")
         row = ["interaction (package − Σ alone)", *(_fmt(units[o], *inter[o]) for o, _, _ in outs)]
-        if outs is OUTCOMES[:6]:
+        if first:
             row.append("")
         lines.append("| " + " | ".join(row) + " |")
         lines.append("")

@@ -27,9 +27,11 @@ SCENARIO = ROOT / "scenarios" / "beijing_2022.toml"
 #: (class, method, is a staticmethod) of every stage ``GuaranteeMarket.step`` calls.
 STAGES = [
     (GuaranteeMarket, "update_macro_state", False),
+    (GuaranteeMarket, "adopt_measures", False),
     (GuaranteeMarket, "take_applications", False),
     (Bank, "screen", True),
     (Guarantor, "underwrite", True),
+    (Bank, "fall_back", True),
     (Government, "offer_fee_subsidies", False),
     (GuaranteeMarket, "decide_take_up", False),
     (Guarantor, "allocate_capacity", True),
@@ -39,6 +41,7 @@ STAGES = [
     (GuaranteeMarket, "process_maturities", False),
     (GuaranteeMarket, "process_recoveries", False),
     (Government, "evaluate_and_inject", False),
+    (Government, "supervise", False),
     (GuaranteeMarket, "close_month", False),
 ]
 

@@ -1441,7 +1441,7 @@ _add(
 _add(
     "information.noise_reduction",
     "float",
-    0.5,
+    0.35,
     "fraction",
     "Fall in screening noise at full information sharing",
     "measure 4; credit bureaus and information sharing raise access, more for opaque firms "

@@ -113,9 +113,9 @@ def test_burn_in_runs_when_the_model_is_built(session):
     Mesa's step counter counts reported months, and stepping stops at the horizon."""
     m = session.model.value
     assert isinstance(m, app.DashboardMarket)
-    assert m.month == m.burn_in == 12 and m.horizon_month == 0
+    assert m.month == m.burn_in == 36 and m.horizon_month == 0
     assert m.steps == 0 and m.time == 0
-    assert m.params["run.n_smes"] == app.DEFAULT_N_SMES
+    assert m.spec["run.n_smes"] == app.DEFAULT_N_SMES
     assert len(m.datacollector.get_model_vars_dataframe()) == 0
     m.step()
     df = m.datacollector.get_model_vars_dataframe()
@@ -158,24 +158,24 @@ def test_controls_cover_every_lever_with_unit_and_range(sidebar):
 def test_changing_levers_rebuilds_the_model(session, sidebar):
     """A checkbox, a slider and the preset select change the model's scenario at once."""
     old = session.model.value
-    assert old.params["guarantor.due_diligence_exemption"] is True
+    assert old.spec["guarantor.due_diligence_exemption"] is True
     inner(sidebar, "guarantor.due_diligence_exemption", v.Checkbox).v_model = False
     m = session.model.value
-    assert m is not old and m.params["guarantor.due_diligence_exemption"] is False
+    assert m is not old and m.spec["guarantor.due_diligence_exemption"] is False
     assert m.horizon_month == 0
 
     inner(sidebar, "guarantor.fee_cap", v.Slider).v_model = 0.02
-    assert session.model.value.params["guarantor.fee_cap"] == 0.02
+    assert session.model.value.spec["guarantor.fee_cap"] == 0.02
     assert "guarantor.fee_cap = 0.02" in texts(control(sidebar, "guarantor.fee_cap"))
 
     inner(sidebar, "risk_sharing.preset", v.Select).v_model = "anhui_4321"
     m = session.model.value
-    assert m.params.shares() == (0.4, 0.3, 0.0, 0.2, 0.1)
+    assert m.spec.shares() == (0.4, 0.3, 0.0, 0.2, 0.1)
     assert inner(sidebar, "reguarantor.share", v.Slider).v_model == 0.3
     inner(sidebar, "shock.sectors", v.Select).v_model = ["catering", "transport"]
-    assert session.model.value.params["shock.sectors"] == ["transport", "catering"]
+    assert session.model.value.spec["shock.sectors"] == ["transport", "catering"]
     type_into(inner(sidebar, "comp_fund.city_budget", v.TextField), "12.5")
-    assert session.model.value.params["comp_fund.city_budget"] == 12.5e8
+    assert session.model.value.spec["comp_fund.city_budget"] == 12.5e8
     assert alerts(sidebar) == []
     assert alerts(sidebar, "warning") == [
         "national_fund share 0 is below the 20% floor of 国办发〔2019〕6号"
@@ -200,8 +200,8 @@ def test_invalid_risk_shares_show_an_error_and_keep_the_model(session, sidebar):
     m = session.model.value
     assert m is not old and alerts(sidebar) == []
     assert "was not applied" not in texts(sidebar)
-    assert m.params.shares() == pytest.approx((0.15, 0.2, 0.2, 0.35, 0.1))
-    assert sum(m.params[k] for k in RISK_SHARE_KEYS) == pytest.approx(1.0)
+    assert m.spec.shares() == pytest.approx((0.15, 0.2, 0.2, 0.35, 0.1))
+    assert sum(m.spec[k] for k in RISK_SHARE_KEYS) == pytest.approx(1.0)
 
 
 def test_out_of_range_money_and_seed_show_errors(session, sidebar):
@@ -211,7 +211,7 @@ def test_out_of_range_money_and_seed_show_errors(session, sidebar):
     (msg,) = alerts(sidebar)
     assert "comp_fund.district_budget" in msg and "out of range" in msg
     type_into(inner(sidebar, "comp_fund.district_budget", v.TextField), "3")
-    assert alerts(sidebar) == [] and session.model.value.params["comp_fund.district_budget"] == 3e8
+    assert alerts(sidebar) == [] and session.model.value.spec["comp_fund.district_budget"] == 3e8
     seed = [w for w in walk(with_class(sidebar, "gsim-scenario")[0]) if isinstance(w, v.TextField)]
     type_into(seed[0], "-4")
     (msg,) = alerts(sidebar)
@@ -230,10 +230,10 @@ def test_scenario_picker_reloads_the_file_values(session, sidebar):
     picker.v_model = "m08_batch_guarantees.toml"
     m = session.model.value
     assert m.params.name == "m08_batch_guarantees"
-    assert m.params["batch.mode"] == "bank_led"
+    assert m.spec["batch.mode"] == "bank_led"
     assert inner(sidebar, "batch.mode", v.Select).v_model == "bank_led"
-    assert m.params["guarantor.fee_cap"] == 0.03  # the file's value, not the old slider's
-    assert m.params["run.n_smes"] == app.DEFAULT_N_SMES
+    assert m.spec["guarantor.fee_cap"] == 0.03  # the file's value, not the old slider's
+    assert m.spec["run.n_smes"] == app.DEFAULT_N_SMES
 
 
 def test_a_broken_scenario_file_shows_an_error(tmp_path):
@@ -286,11 +286,11 @@ def test_stepping_updates_the_plots(session):
 
     inner(box, "information.sharing", v.Slider).v_model = 1.0
     m = session.model.value
-    assert m.horizon_month == 0 and m.params["information.sharing"] == 1.0
+    assert m.horizon_month == 0 and m.spec["information.sharing"] == 1.0
     click(box, "Step")
     click(box, "Reset")
     assert session.model.value is not m and session.model.value.horizon_month == 0
-    assert session.model.value.params["information.sharing"] == 1.0
+    assert session.model.value.spec["information.sharing"] == 1.0
 
     def step_button():
         return [b for b in walk(box) if isinstance(b, v.Btn) and b.children == ["Step"]][0]
@@ -303,7 +303,7 @@ def test_stepping_updates_the_plots(session):
     assert "press Reset (it keeps these settings)" in texts(box)
     click(box, "Reset")
     assert not step_button().disabled and "press Reset" not in texts(box)
-    assert session.model.value.params["information.sharing"] == 0.5
+    assert session.model.value.spec["information.sharing"] == 0.5
     click(box, "Step")
     assert session.model.value.horizon_month == 1
     assert alerts(box) == []
