@@ -119,8 +119,7 @@ REASONS: dict[str, str] = {
     "below EUR 5M of sales, where almost every simulated firm is",
     "demand.max_loan": "no simulated request reaches the cap",
     "shock.start": "no shock in the baseline (multiplier 1, no shift); acts in shock scenarios",
-    "shock.duration": "no shock in the baseline (multiplier 1, no shift); acts in shock "
-    "scenarios",
+    "shock.duration": "no shock in the baseline (multiplier 1, no shift); acts in shock scenarios",
     "shock.sectors": "the shock's PD multiplier is 1 in the baseline; acts with it",
     "shock.pd_multiplier": "no shocked sectors in the baseline; acts with shock.sectors",
     "adoption.delay": "the baseline changes no measure, so there is nothing to adopt",
