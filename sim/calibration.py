@@ -26,6 +26,7 @@ import numpy as np
 
 from .parameters import REGISTRY
 from .scenario import Scenario, load_scenario
+from .targets import Target, Targets, load_targets
 
 __all__ = [
     "Target",
@@ -40,94 +41,8 @@ __all__ = [
     "calibration_report",
 ]
 
-BJ = "北京信用担保业协会 annual report 2021"
-
-
-@dataclass(frozen=True)
-class Target:
-    """A calibration target: an outcome, its value, the tolerance and the source.
-
-    A ratio target may name its numerator and denominator outcomes (``pooled``): it
-    is then estimated across replications as the ratio of their sums, a far less
-    noisy estimate of the long-run ratio than the mean of per-replication ratios
-    (whose denominators are small in good years).
-    """
-
-    outcome: str
-    value: float
-    tolerance: float
-    source: str
-    unit: str = ""
-    pooled: tuple[str, str] | None = None
-
-    def estimate(self, summary) -> float:
-        """The target outcome estimated from replications (rows of a summary table)."""
-        if self.pooled:
-            num, den = (summary[c].to_numpy(dtype=float) for c in self.pooled)
-            ok = np.isfinite(num) & np.isfinite(den)
-            total = den[ok].sum()
-            return float(num[ok].sum() / total) if total > 0 else float("nan")
-        return float(np.nanmean(summary[self.outcome].to_numpy(dtype=float)))
-
-
-#: Calibration targets (calibration.md). Tolerances are stated a priori: half the
-#: width of the published range where one exists, otherwise a judgement of the
-#: precision of the figure.
-TARGETS: tuple[Target, ...] = (
-    Target("avg_guarantee_fee", 0.0166, 0.0010, f"{BJ}: average financing-guarantee fee 1.66%"),
-    Target("leverage", 2.79, 0.30, f"{BJ}: financing leverage 2.79x", "x"),
-    Target(
-        "compensation_rate",
-        0.019,
-        0.004,
-        "Beijing compensation rate 1.95% (2018), 1.86% all business (H1 2021)",
-        pooled=("compensation_paid", "guarantee_released"),
-    ),
-    Target(
-        "recovery_ratio",
-        0.18,
-        0.05,
-        "Beijing 2018: recoveries = 18% of the year's compensation",
-        pooled=("guarantee_side_recoveries", "compensation_paid"),
-    ),
-    Target("avg_guarantee_size", 3.0e6, 0.5e6, "Beijing 2022 report: about 3.0M yuan", "yuan"),
-    Target(
-        "small_micro_share", 0.75, 0.05, "Beijing 2022 report: about three-quarters small/micro"
-    ),
-    Target("default_rate", 0.026, 0.004, "national small/micro NPL 2.2-3.0% (2020-2022)"),
-    Target("avg_loan_rate", 0.056, 0.003, "new small/micro loan rate 5.9% (2020) to 5.3% (2022)"),
-    Target(
-        "guaranteed_volume_per_year",
-        93.7e9,
-        10e9,
-        f"{BJ}: new financing guarantees 93.7 bn yuan",
-        "yuan",
-    ),
-    Target(
-        "refused_firm_share",
-        0.10,
-        0.04,
-        "firm surveys: share of applicant firms refused in the year; 3.6-4.1% of applications "
-        "(official, OECD scoreboard 2017-2022) to 20% (CHFS 2013) and 24% (China Beige Book "
-        "Q4 2020) of applicant firms (docs/evidence.md)",
-        pooled=("refused_firms", "applicant_firms"),
-    ),
-    Target(
-        "guaranteed_share_outstanding",
-        0.058,
-        0.02,
-        "Beijing 2021: financing guarantees in force 100.6 bn yuan (北京信用担保业协会) over "
-        "small/micro loans outstanding 1.73 trn yuan (北京银保监局)",
-    ),
-    Target(
-        "discouraged_share",
-        0.19,
-        0.10,
-        "CHFS 2013: 42.4% of small firms with demand did not apply, 45.7% of them expecting "
-        "rejection (19% of firms with demand)",
-        pooled=("discouraged_firms", "demand_firms"),
-    ),
-)
+#: The targets of the pre-2022 baseline (``scenarios/targets/beijing_2021.toml``).
+TARGETS: Targets = load_targets()
 
 
 @dataclass(frozen=True)
@@ -164,10 +79,6 @@ FREE_PARAMETERS: tuple[FreeParameter, ...] = (
     FreeParameter("population.revenue_median[2]", 3e7, 3e8),
 )
 
-#: Months of burn-in of a calibration run: the runs start in January 2019 (guarantor equity
-#: of the end of 2018) and report 2021, their third year.
-BURN_IN = 24
-
 
 @dataclass
 class CalibrationResult:
@@ -186,6 +97,7 @@ class CalibrationResult:
     converged: bool
     message: str
     method: str = "least-squares"
+    burn_in: int = 0
 
 
 def _overrides(base: Scenario, free, x) -> dict:
@@ -202,25 +114,37 @@ def evaluate(
     scenario: Scenario,
     replications: int = 4,
     seed: int = 2021,
-    targets=TARGETS,
+    targets: Targets = TARGETS,
     workers: int = 1,
     executor=None,
 ) -> dict[str, float]:
-    """Estimate of each target outcome over ``replications`` runs.
+    """Estimate of each target over ``replications`` runs, keyed by the target's name.
 
-    The systematic factor is stratified: run ``k`` holds the yearly factor at the
-    quantile ``(k + 1/2) / replications`` (``credit.systematic_quantile``), so the
-    average over runs integrates over good and bad years like a quadrature rule
-    instead of depending on which years a seed happens to draw; run ``k`` uses
-    replication seed ``k`` for everything else (common random numbers across
-    evaluations). ``executor``: an open executor to run on (one pool for a whole
-    calibration instead of one per evaluation).
+    The runs follow the targets' layout (:class:`~sim.targets.Targets`: they start in
+    January of the start year and report the target years), and each target is estimated
+    on its own year. The systematic factor is stratified: run ``k`` holds the yearly factor
+    at the quantile ``(k + 1/2) / replications`` (``credit.systematic_quantile``), so the
+    average over runs integrates over good and bad years like a quadrature rule instead of
+    depending on which years a seed happens to draw; run ``k`` uses replication seed ``k``
+    for everything else (common random numbers across evaluations). ``executor``: an open
+    executor to run on (one pool for a whole calibration instead of one per evaluation).
     """
-    from .experiments import run_each
+    years = yearly_estimates(scenario, replications, seed, targets, workers, executor)
+    return {t.name: t.estimate(years[years["year"] == t.year]) for t in targets}
 
-    runs = stratified_runs(scenario, replications)
-    summary, _ = run_each(runs, seed, workers=workers, timeseries=False, executor=executor)
-    return {t.outcome: t.estimate(summary) for t in targets}
+
+def yearly_estimates(scenario, replications, seed, targets: Targets, workers=1, executor=None):
+    """The stratified runs' outcomes by calendar year (one row per run and year)."""
+    from .experiments import run_each, summary_by_year
+
+    laid_out = scenario.with_overrides(
+        {"run.burn_in": targets.burn_in, "run.horizon": targets.horizon}
+    )
+    runs = stratified_runs(laid_out, replications)
+    _, ts = run_each(runs, seed, workers=workers, timeseries=True, executor=executor)
+    years = summary_by_year(ts)
+    years["year"] = years["year"] + targets.years[0] - 1
+    return years
 
 
 def stratified_runs(scenario: Scenario, n: int) -> list[tuple[Scenario, int]]:
@@ -277,9 +201,7 @@ def _residuals(achieved: dict, targets) -> np.ndarray:
     """Tolerance-scaled deviations of the estimates from the targets (1e3 where undefined)."""
     return np.array(
         [
-            (achieved[t.outcome] - t.value) / t.tolerance
-            if math.isfinite(achieved[t.outcome])
-            else 1e3
+            (achieved[t.name] - t.value) / t.tolerance if math.isfinite(achieved[t.name]) else 1e3
             for t in targets
         ]
     )
@@ -306,7 +228,6 @@ def calibrate(
     replications: int = 4,
     seed: int = 2021,
     max_evaluations: int = 300,
-    horizon: int = 12,
     free=FREE_PARAMETERS,
     targets=TARGETS,
     progress: Callable[[int, float], None] | None = None,
@@ -323,10 +244,9 @@ def calibrate(
     n_smes, replications, seed : int
         Size, replications per evaluation and root seed (fixed: common random
         numbers across evaluations).
-    horizon : int
-        Months reported per run. The targets are 2021 figures, so the runs report
-        one year (the burn-in stands for the years before): leverage is then read
-        at the end of that year, as the statistics do.
+    targets : Targets
+        The targets (:func:`sim.targets.load_targets`); they also set the runs' layout
+        (start year, burn-in to the first target year, horizon to the last).
     max_evaluations : int
         Budget of objective evaluations (the search stops at the budget and returns
         the best point it evaluated).
@@ -348,10 +268,7 @@ def calibrate(
     """
     if method not in ("least-squares", "nelder-mead"):
         raise ValueError(f"method must be 'least-squares' or 'nelder-mead', not {method!r}")
-    base = load_scenario(
-        scenario_path,
-        overrides={"run.n_smes": n_smes, "run.horizon": horizon, "run.burn_in": BURN_IN},
-    )
+    base = load_scenario(scenario_path, overrides={"run.n_smes": n_smes})
     start = {fp.key: fp.get(base.values) for fp in free}
     y0 = np.array([_to_unit(fp, start[fp.key]) for fp in free])
     count = 0
@@ -398,7 +315,8 @@ def calibrate(
         seed=seed,
         replications=replications,
         n_smes=n_smes,
-        horizon=horizon,
+        horizon=targets.horizon,
+        burn_in=targets.burn_in,
         converged=converged,
         message=message,
     )
@@ -445,14 +363,15 @@ def write_baseline_block(path, result: CalibrationResult) -> None:
 def calibration_report(result: CalibrationResult, command: str, targets=TARGETS) -> str:
     """Markdown record of a calibration (targets, achieved values, parameters, settings)."""
     rows = [
-        "| outcome | target | tolerance | achieved | within | source |",
-        "|---|---|---|---|---|---|",
+        "| target | year | value | tolerance | achieved | within | source |",
+        "|---|---|---|---|---|---|---|",
     ]
     for t in targets:
-        v = result.achieved[t.outcome]
+        v = result.achieved[t.name]
         ok = "yes" if abs(v - t.value) <= t.tolerance else "**no**"
         rows.append(
-            f"| `{t.outcome}` | {_fmt(t.outcome, t.value)} | ±{_fmt(t.outcome, t.tolerance)} "
+            f"| `{t.name}` | {t.year} | {_fmt(t.outcome, t.value)} | "
+            f"±{_fmt(t.outcome, t.tolerance)} "
             f"| {_fmt(t.outcome, v)} | {ok} | {t.source} |"
         )
     prow = ["| parameter | start | calibrated | bounds |", "|---|---|---|---|"]
@@ -467,7 +386,7 @@ def calibration_report(result: CalibrationResult, command: str, targets=TARGETS)
             f"Command: `{command}`",
             "",
             f"- size: {result.n_smes:,} SMEs, horizon {result.horizon} months after a "
-            f"{BURN_IN}-month burn-in, {result.replications} replications per evaluation, "
+            f"{result.burn_in}-month burn-in, {result.replications} replications per evaluation, "
             f"root seed {result.seed} (common random numbers across evaluations)",
             f"- optimiser: {_OPTIMISERS[result.method]}, "
             f"{result.evaluations} evaluations, {result.seconds:.0f} s; "

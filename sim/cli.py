@@ -781,11 +781,12 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     "the logit scale of each parameter (smaller to polish).",
 )
 @click.option(
-    "--horizon",
-    default=12,
-    show_default=True,
-    type=click.IntRange(1, 600),
-    help="Months reported per run (the 2021 year after the burn-in).",
+    "--targets",
+    "targets_file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Targets file (TOML; default: scenarios/targets/beijing_2021.toml). It also sets the "
+    "runs' layout: they start in its start year and report its target years.",
 )
 @click.option(
     "--method",
@@ -796,12 +797,28 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
 )
 @_quiet_option
 def calibrate(
-    scenario, n_smes, reps, seed, max_evals, report, write, workers, step, horizon, method, quiet
+    scenario,
+    n_smes,
+    reps,
+    seed,
+    max_evals,
+    report,
+    write,
+    workers,
+    step,
+    targets_file,
+    method,
+    quiet,
 ):
     """Calibrate the baseline to Beijing's 2021 guarantee figures (docs/calibration.md)."""
     from .calibration import calibrate as run_calibration
     from .calibration import calibration_report, write_baseline_block
+    from .targets import TargetsError, load_targets
 
+    try:
+        targets = load_targets(targets_file)
+    except TargetsError as exc:
+        raise BadInput(str(exc)) from None
     _load(scenario, ())
     _check_report_path(Path(report))
     if write and not os.access(scenario, os.W_OK):
@@ -821,10 +838,10 @@ def calibrate(
             progress=progress,
             workers=workers,
             step=step,
-            horizon=horizon,
+            targets=targets,
             method=method,
         )
-    text = calibration_report(result, " ".join(["gsim", *sys.argv[1:]]))
+    text = calibration_report(result, " ".join(["gsim", *sys.argv[1:]]), targets)
     click.echo(text)
     _replace_section(Path(report), text)
     if write:

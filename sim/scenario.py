@@ -45,6 +45,7 @@ __all__ = [
     "default_scenario",
     "file_problem",
     "read_toml",
+    "show",
 ]
 
 META_KEYS = ("extends", "description", "measure")
@@ -337,7 +338,7 @@ def _unknown(source, key: str, value) -> None:
     if not hint:
         name = key.rsplit(".", 1)[-1]
         hint = [k for k in keys if k.rsplit(".", 1)[-1] == name][:1]
-    msg = f"{source}: {key} = {_show(value)}: unknown key"
+    msg = f"{source}: {key} = {show(value)}: unknown key"
     if hint:
         msg += f"; did you mean {hint[0]!r}?"
     else:
@@ -346,7 +347,7 @@ def _unknown(source, key: str, value) -> None:
     raise ScenarioError(msg)
 
 
-def _show(value) -> str:
+def show(value) -> str:
     """A value as it would be written in TOML (shortened)."""
     text = _toml(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -397,14 +398,14 @@ def _apply_layer(values: dict, layer: dict, source: str) -> None:
             _unknown(source, key, val)
         norm, err = safe_check(param, val)
         if err:
-            raise ScenarioError(f"{source}: {key} = {_show(val)}: {err}")
+            raise ScenarioError(f"{source}: {key} = {show(val)}: {err}")
         checked[key] = norm
     preset = checked.get(PRESET_KEY)
     if preset is not None and preset != "custom":
         clash = [k for k in RISK_SHARE_KEYS if k in checked]
         if clash:
             raise ScenarioError(
-                f"{source}: {clash[0]} = {_show(checked[clash[0]])}: set either "
+                f"{source}: {clash[0]} = {show(checked[clash[0]])}: set either "
                 f"risk_sharing.preset or the shares, not both in one place"
             )
         for k, s in zip(RISK_SHARE_KEYS, PRESETS[preset], strict=True):

@@ -60,12 +60,12 @@ from .parameters import REGISTRY, RISK_SHARE_KEYS
 from .scenario import (
     Scenario,
     ScenarioError,
-    _show,
     _unknown,
     file_problem,
     load_scenario,
     read_toml,
     safe_check,
+    show,
 )
 
 __all__ = [
@@ -299,60 +299,60 @@ def load_sweep(path) -> Sweep:
 
             hint = difflib.get_close_matches(key, TOP_KEYS, n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(TOP_KEYS)}"
-            raise ScenarioError(f"{src}: {key} = {_show(val)}: unknown sweep key{extra}")
+            raise ScenarioError(f"{src}: {key} = {show(val)}: unknown sweep key{extra}")
 
     def need(key, types, what):
         if key not in data:
             raise ScenarioError(f"{src}: {key}: missing; expected {what}")
         v = data[key]
         if isinstance(v, bool) or not isinstance(v, types):
-            raise ScenarioError(f"{src}: {key} = {_show(v)}: expected {what}")
+            raise ScenarioError(f"{src}: {key} = {show(v)}: expected {what}")
         return v
 
     base_ref = need("base", str, "the base scenario file (a path relative to the sweep file)")
     design = data.get("design", "grid")
     if design not in DESIGNS:
         raise ScenarioError(
-            f"{src}: design = {_show(design)}: expected one of {', '.join(map(repr, DESIGNS))}"
+            f"{src}: design = {show(design)}: expected one of {', '.join(map(repr, DESIGNS))}"
         )
     reps = data.get("replications", 1)
     if isinstance(reps, bool) or not isinstance(reps, int) or not 1 <= reps <= 100_000:
         raise ScenarioError(
-            f"{src}: replications = {_show(reps)}: expected an integer in [1, 100000]"
+            f"{src}: replications = {show(reps)}: expected an integer in [1, 100000]"
         )
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ScenarioError(f"{src}: seed = {_show(seed)}: expected an integer in [0, 2**63 - 1]")
+        raise ScenarioError(f"{src}: seed = {show(seed)}: expected an integer in [0, 2**63 - 1]")
     samples = data.get("samples", 0)
     if (design != "grid" or "samples" in data) and (
         isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 10**6
     ):
         raise ScenarioError(
-            f"{src}: samples = {_show(samples)}: expected an integer in [1, 1000000] "
+            f"{src}: samples = {show(samples)}: expected an integer in [1, 1000000] "
             f"for design {design!r}"
         )
     levels = data.get("levels", 4)
     if isinstance(levels, bool) or not isinstance(levels, int) or not 2 <= levels <= 100:
-        raise ScenarioError(f"{src}: levels = {_show(levels)}: expected an integer in [2, 100]")
+        raise ScenarioError(f"{src}: levels = {show(levels)}: expected an integer in [2, 100]")
     description = data.get("description", "")
     if not isinstance(description, str):
-        raise ScenarioError(f"{src}: description = {_show(description)}: expected a string")
+        raise ScenarioError(f"{src}: description = {show(description)}: expected a string")
     outcomes = data.get("outcomes", ["lending_volume"])
     if not isinstance(outcomes, list) or not outcomes:
-        raise ScenarioError(f"{src}: outcomes = {_show(outcomes)}: expected a list of outcomes")
+        raise ScenarioError(f"{src}: outcomes = {show(outcomes)}: expected a list of outcomes")
     for o in outcomes:
         if o not in SUMMARY_FIELDS:
             raise ScenarioError(
-                f"{src}: outcomes = {_show(o)}: unknown outcome; see sim.SUMMARY_FIELDS"
+                f"{src}: outcomes = {show(o)}: unknown outcome; see sim.SUMMARY_FIELDS"
             )
 
     fixed = data.get("set", {})
     if not isinstance(fixed, dict):
-        raise ScenarioError(f"{src}: set = {_show(fixed)}: expected a table of KEY = VALUE")
+        raise ScenarioError(f"{src}: set = {show(fixed)}: expected a table of KEY = VALUE")
     try:
         base_path = (path.parent / base_ref).resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL character
-        raise ScenarioError(f"{src}: base = {_show(base_ref)}: cannot resolve: {exc}") from None
+        raise ScenarioError(f"{src}: base = {show(base_ref)}: cannot resolve: {exc}") from None
     problem = file_problem(base_path)
     if problem:
         raise ScenarioError(
@@ -362,13 +362,13 @@ def load_sweep(path) -> Sweep:
     balance = data.get("balance")
     if balance is not None and balance not in RISK_SHARE_KEYS:
         raise ScenarioError(
-            f"{src}: balance = {_show(balance)}: expected one of {', '.join(RISK_SHARE_KEYS)}"
+            f"{src}: balance = {show(balance)}: expected one of {', '.join(RISK_SHARE_KEYS)}"
         )
 
     params = data.get("parameters")
     if not isinstance(params, dict) or not params:
         raise ScenarioError(
-            f"{src}: parameters = {_show(params)}: expected a table of parameters to vary"
+            f"{src}: parameters = {show(params)}: expected a table of parameters to vary"
         )
     names, bounds, values, kinds = [], [], [], {}
     for key, spec in params.items():
@@ -377,61 +377,61 @@ def load_sweep(path) -> Sweep:
             _unknown(where, key, spec)
         if key == balance:
             raise ScenarioError(
-                f"{where}: {key} = {_show(spec)}: the balance share cannot also be varied"
+                f"{where}: {key} = {show(spec)}: the balance share cannot also be varied"
             )
         p = REGISTRY[key]
         kinds[key] = p.kind
         if not isinstance(spec, dict):
             raise ScenarioError(
-                f"{where}: {key} = {_show(spec)}: expected {{ values = [...] }} or "
+                f"{where}: {key} = {show(spec)}: expected {{ values = [...] }} or "
                 "{ low = ..., high = ... }"
             )
         extra = set(spec) - {"values", "low", "high", "levels"}
         if extra:
             raise ScenarioError(
-                f"{where}: {key}.{sorted(extra)[0]} = {_show(spec[sorted(extra)[0]])}: unknown; "
+                f"{where}: {key}.{sorted(extra)[0]} = {show(spec[sorted(extra)[0]])}: unknown; "
                 "expected values, low, high, levels"
             )
         if "values" in spec:
             vals = spec["values"]
             if design != "grid":
                 raise ScenarioError(
-                    f"{where}: {key}.values = {_show(vals)}: design {design!r} needs low and high"
+                    f"{where}: {key}.values = {show(vals)}: design {design!r} needs low and high"
                 )
             if not isinstance(vals, list) or not vals:
                 raise ScenarioError(
-                    f"{where}: {key}.values = {_show(vals)}: expected a non-empty list of "
+                    f"{where}: {key}.values = {show(vals)}: expected a non-empty list of "
                     f"values, each {p.allowed()}"
                 )
             checked = []
             for v in vals:
                 nv, err = safe_check(p, v)
                 if err:
-                    raise ScenarioError(f"{where}: {key} = {_show(v)}: {err}")
+                    raise ScenarioError(f"{where}: {key} = {show(v)}: {err}")
                 checked.append(nv)
             values.append(tuple(checked))
             bounds.append((math.nan, math.nan))
         else:
             if p.kind not in ("float", "int"):
                 raise ScenarioError(
-                    f"{where}: {key} = {_show(spec)}: a {p.kind} parameter needs values = [...]"
+                    f"{where}: {key} = {show(spec)}: a {p.kind} parameter needs values = [...]"
                 )
             lo, hi = spec.get("low"), spec.get("high")
             for label, v in (("low", lo), ("high", hi)):
                 nv, err = safe_check(p, v)
                 if v is None or err:
                     raise ScenarioError(
-                        f"{where}: {key}.{label} = {_show(v)}: "
+                        f"{where}: {key}.{label} = {show(v)}: "
                         + (err or f"missing; expected {p.allowed()}")
                     )
             if not lo < hi:
-                raise ScenarioError(f"{where}: {key}.low = {_show(lo)}: must be below high ({hi})")
+                raise ScenarioError(f"{where}: {key}.low = {show(lo)}: must be below high ({hi})")
             bounds.append((float(lo), float(hi)))
             if design == "grid":
                 lv = spec.get("levels")
                 if isinstance(lv, bool) or not isinstance(lv, int) or lv < 2:
                     raise ScenarioError(
-                        f"{where}: {key}.levels = {_show(lv)}: a grid range needs levels >= 2"
+                        f"{where}: {key}.levels = {show(lv)}: a grid range needs levels >= 2"
                     )
                 values.append(_Range(lo, hi, lv, p.kind))  # spread once the size is checked
             else:
