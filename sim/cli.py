@@ -215,6 +215,33 @@ def _replication_options(set_help: str, reps: tuple[int, int, str], seed_help: s
     return decorate
 
 
+def _ensemble_options(f):
+    f = click.option(
+        "--members",
+        default=None,
+        type=click.IntRange(1, 1_000_000),
+        help="With --ensemble: use the first M members (default: all).",
+    )(f)
+    return click.option(
+        "--ensemble",
+        "ensemble_file",
+        default=None,
+        type=click.Path(dir_okay=False),
+        help="Ensemble of parameter sets (Parquet, gsim calibrate --ensemble): every member "
+        "runs with --reps replications; prints medians and 5-95% bands.",
+    )(f)
+
+
+def _load_ensemble(path, members):
+    """The ensemble's members, or bad input in one line."""
+    from .ensemble import EnsembleError, read_members
+
+    try:
+        return read_members(path, members)
+    except EnsembleError as exc:
+        raise BadInput(str(exc)) from None
+
+
 _by_year_option = click.option(
     "--by-year",
     is_flag=True,
@@ -225,13 +252,16 @@ _by_year_option = click.option(
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @_by_year_option
+@_ensemble_options
 @_replication_options(
     set_help="Override a parameter, e.g. --set credit.pd=0.02 (repeatable).",
     reps=(1, 1, "Replications."),
     seed_help="Root seed; replication k uses SeedSequence(seed, spawn_key=(k,)).",
     out_help="Output folder for summary.parquet, timeseries.parquet, manifest.json.",
 )
-def run(scenario, by_year, sets, reps, seed, out, workers, overwrite, quiet):
+def run(
+    scenario, by_year, ensemble_file, members, sets, reps, seed, out, workers, overwrite, quiet
+):
     """Run SCENARIO (a TOML file) for --reps replications and print the mean outcomes."""
     from .experiments import run_replications
 
@@ -239,10 +269,22 @@ def run(scenario, by_year, sets, reps, seed, out, workers, overwrite, quiet):
     out_dir = _prepare_out(out, overwrite, create=False) if out is not None else None
     for w in sc.warnings:
         click.echo(f"warning: {sc.path}: {w}", err=True)
+    frame = _load_ensemble(ensemble_file, members) if ensemble_file else None
     started = datetime.now(UTC)
-    with _progress(reps, f"run {sc.name}", quiet) as bar:
-        res = run_replications(sc, reps, seed, workers=workers, progress=bar.update)
-    _print_means(res.summary)
+    total = reps * (len(frame) if frame is not None else 1)
+    with _progress(total, f"run {sc.name}", quiet) as bar:
+        if frame is None:
+            res = run_replications(sc, reps, seed, workers=workers, progress=bar.update)
+        else:
+            from .experiments import run_ensemble
+
+            res = run_ensemble([sc], frame, reps, seed, workers=workers, progress=bar.update)
+    if frame is None:
+        _print_means(res.summary)
+    else:
+        from .experiments import ensemble_bands
+
+        print_bands(ensemble_bands(res.summary, sc.name), [sc.name])
     years = _by_year(res, [sc.name]) if by_year else None
     if out_dir:
         _write_outputs(_prepare_out(out_dir, overwrite=True), res, started, by_year=years)
@@ -308,13 +350,26 @@ def _by_year(res, names):
 @cli.command()
 @click.argument("scenario_files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @_by_year_option
+@_ensemble_options
 @_replication_options(
     set_help="Override a parameter in every scenario (repeatable).",
     reps=(10, 2, "Replications per scenario (paired across scenarios)."),
     seed_help="Root seed shared by all scenarios (common random numbers).",
     out_help="Output folder for tables, manifest and PNG figures.",
 )
-def compare(scenario_files, by_year, sets, reps, seed, out, workers, overwrite, quiet):
+def compare(
+    scenario_files,
+    by_year,
+    ensemble_file,
+    members,
+    sets,
+    reps,
+    seed,
+    out,
+    workers,
+    overwrite,
+    quiet,
+):
     """Compare SCENARIO_FILES with common random numbers.
 
     Replication k of every scenario uses the same random numbers for the same
@@ -329,10 +384,15 @@ def compare(scenario_files, by_year, sets, reps, seed, out, workers, overwrite, 
     if len(set(names)) != len(names):
         raise BadInput(f"scenario names must be distinct, got {', '.join(names)}")
     out_dir = _prepare_out(out, overwrite, create=False) if out is not None else None
+    frame = _load_ensemble(ensemble_file, members) if ensemble_file else None
     started = datetime.now(UTC)
-    with _progress(reps * len(scs), "compare", quiet) as bar:
-        res = run_compare(scs, reps, seed, workers=workers, progress=bar.update)
-    print_comparison(res.differences, names)
+    total = reps * len(scs) * (len(frame) if frame is not None else 1)
+    with _progress(total, "compare", quiet) as bar:
+        res = run_compare(scs, reps, seed, workers=workers, progress=bar.update, ensemble=frame)
+    if frame is None:
+        print_comparison(res.differences, names)
+    else:
+        print_bands(res.bands, names)
     years = _by_year(res, names) if by_year else None
     if out_dir:
         from .outputs import write_parquet
@@ -340,9 +400,44 @@ def compare(scenario_files, by_year, sets, reps, seed, out, workers, overwrite, 
 
         _prepare_out(out_dir, overwrite=True)
         write_parquet(res.differences, out_dir / "differences.parquet")
+        if res.bands is not None:
+            write_parquet(res.bands, out_dir / "bands.parquet")
         figs = comparison_figures(res.summary, res.timeseries, out_dir)
-        _write_outputs(out_dir, res, started, by_year=years, figures=[f.name for f in figs])
+        extra = {"figures": [f.name for f in figs]}
+        if frame is not None:
+            extra["ensemble"] = {"file": str(ensemble_file), "members": len(frame)}
+        _write_outputs(out_dir, res, started, by_year=years, **extra)
         click.echo(f"figures: {', '.join(str(f) for f in figs)}")
+
+
+def print_bands(bands, names) -> None:
+    """Print each scenario's median [5-95%] and the paired difference's against the first,
+    over the ensemble's members and replications (parameter and stochastic uncertainty)."""
+    base = names[0]
+    b = bands.set_index(["outcome", "scenario"])
+    click.echo(
+        "median [5-95%] over ensemble members and replications: parameter and stochastic "
+        "uncertainty together"
+    )
+    header = f"{'outcome':32s}{base:>34s}"
+    for n in names[1:]:
+        header += f"{n:>34s}{'paired diff':>34s}"
+    click.echo(header)
+
+    def cell(o, row, diff=False):
+        p = "diff_" if diff else ""
+        mid, lo, hi = (format_value(o, row[p + c], diff=diff) for c in ("median", "q05", "q95"))
+        unit = " 亿元"  # shown once, after the median
+        return f"{mid} [{lo.removesuffix(unit)}, {hi.removesuffix(unit)}]"
+
+    for o in HEADLINE:
+        if (o, base) not in b.index:
+            continue
+        line = f"{o:32s}{cell(o, b.loc[(o, base)]):>34s}"
+        for n in names[1:]:
+            row = b.loc[(o, n)]
+            line += f"{cell(o, row):>34s}{cell(o, row, diff=True):>34s}"
+        click.echo(line)
 
 
 def print_comparison(diffs, names) -> None:
@@ -789,6 +884,35 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     "runs' layout: they start in its start year and report its target years.",
 )
 @click.option(
+    "--ensemble",
+    is_flag=True,
+    help="Calibrate an ensemble by history matching with Gaussian-process emulators "
+    "(docs/calibration.md) instead of one point; writes --ensemble-out.",
+)
+@click.option(
+    "--ensemble-out",
+    default="scenarios/ensembles/baseline_2021.parquet",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Parquet file of the accepted members (--ensemble).",
+)
+@click.option(
+    "--waves", default=3, show_default=True, type=click.IntRange(1, 20), help="(--ensemble)"
+)
+@click.option(
+    "--points",
+    default=None,
+    type=click.IntRange(4, 100_000),
+    help="Simulator points per wave (--ensemble; default 10 x the number of parameters).",
+)
+@click.option(
+    "--accept",
+    default=150,
+    show_default=True,
+    type=click.IntRange(2, 100_000),
+    help="Simulator points of the final stage; those not ruled out are the members (--ensemble).",
+)
+@click.option(
     "--method",
     default="least-squares",
     show_default=True,
@@ -807,10 +931,20 @@ def calibrate(
     workers,
     step,
     targets_file,
+    ensemble,
+    ensemble_out,
+    waves,
+    points,
+    accept,
     method,
     quiet,
 ):
-    """Calibrate the baseline to Beijing's 2021 guarantee figures (docs/calibration.md)."""
+    """Calibrate the baseline to Beijing's 2021 guarantee figures (docs/calibration.md).
+
+    By default one point (least squares); with --ensemble an ensemble of parameter sets
+    consistent with the figures (history matching), e.g.
+    gsim calibrate --ensemble --n-smes 20000 --reps 8 --workers 2
+    """
     from .calibration import calibrate as run_calibration
     from .calibration import calibration_report, write_baseline_block
     from .targets import TargetsError, load_targets
@@ -821,6 +955,23 @@ def calibrate(
         raise BadInput(str(exc)) from None
     _load(scenario, ())
     _check_report_path(Path(report))
+    if ensemble:
+        _check_report_path(Path(ensemble_out))
+        _calibrate_ensemble(
+            scenario,
+            targets,
+            n_smes,
+            reps,
+            seed,
+            workers,
+            waves,
+            points,
+            accept,
+            report,
+            ensemble_out,
+            quiet,
+        )
+        return
     if write and not os.access(scenario, os.W_OK):
         raise BadInput(f"--scenario {scenario}: not writable (needed by --write)")
     with _progress(max_evals, "calibrate", quiet) as bar:
@@ -849,6 +1000,43 @@ def calibrate(
         click.echo(f"wrote calibrated values to {scenario}")
 
 
+def _calibrate_ensemble(
+    scenario, targets, n_smes, reps, seed, workers, waves, points, accept, report, out, quiet
+):
+    from .ensemble import calibration_dimensions, ensemble_report, history_match, write_ensemble
+
+    per_wave = points or 10 * len(calibration_dimensions())
+    total = waves * per_wave + accept
+    with _progress(total, "history matching", quiet) as bar:
+
+        def progress(stage, done, n):
+            bar.set_description(f"history matching ({stage})")
+            bar.update(1)
+
+        result = history_match(
+            scenario,
+            targets=targets,
+            n_smes=n_smes,
+            replications=reps,
+            seed=seed,
+            waves=waves,
+            points=points,
+            accept=accept,
+            workers=workers,
+            progress=progress,
+        )
+    if result.members.empty:
+        raise RunsFailed(
+            f"history matching accepted no parameter set ({result.runs} runs); nothing written: "
+            "the targets may be out of the model's reach, or the runs too small to tell"
+        )
+    write_ensemble(result, out)
+    text = ensemble_report(result, " ".join(["gsim", *sys.argv[1:]]), targets)
+    click.echo(text)
+    _replace_section(Path(report), text, heading="## Ensemble")
+    click.echo(f"wrote {len(result.members)} members to {out}")
+
+
 def _check_report_path(path: Path) -> None:
     """Refuse a report path that cannot be written, before any work is done."""
     from .outputs import unwritable_reason
@@ -860,14 +1048,14 @@ def _check_report_path(path: Path) -> None:
         raise BadInput(f"--report {path}: {problem}")
 
 
-def _replace_section(path: Path, section: str) -> None:
-    """Replace the '## Result' section of a Markdown file (or append it)."""
+def _replace_section(path: Path, section: str, heading: str = "## Result") -> None:
+    """Replace the ``heading`` section of a Markdown file (or append it)."""
     from .outputs import atomic_path
 
     text = path.read_text(encoding="utf-8") if path.exists() else "# Calibration\n\n"
-    if "## Result" in text:
-        head = text[: text.index("## Result")]
-        rest = text[text.index("## Result") + 9 :]
+    if heading in text:
+        head = text[: text.index(heading)]
+        rest = text[text.index(heading) + len(heading) :]
         nxt = rest.find("\n## ")
         tail = rest[nxt + 1 :] if nxt >= 0 else ""
         text = head + section + ("\n" + tail if tail else "")

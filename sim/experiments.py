@@ -38,6 +38,8 @@ __all__ = [
     "paired_differences",
     "summary_by_year",
     "ratio_of_means",
+    "run_ensemble",
+    "ensemble_bands",
     "make_executor",
     "InProcessExecutor",
     "exit_with_parent",
@@ -50,24 +52,35 @@ def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
 
 
 def run_replication(
-    scenario: Scenario, seed: int, replication: int, *, timeseries: bool = True
+    scenario: Scenario,
+    seed: int,
+    replication: int,
+    *,
+    timeseries: bool = True,
+    member: int | None = None,
 ) -> tuple[dict, pd.DataFrame | None]:
     """Run one replication; return its summary row and monthly series.
 
-    The row holds ``scenario``, ``replication``, ``seed``, the overridden
-    parameters and the outcomes of :data:`sim.SUMMARY_FIELDS`.
+    The row holds ``scenario``, ``member`` (for a run of an ensemble member),
+    ``replication``, ``seed``, the overridden parameters and the outcomes of
+    :data:`sim.SUMMARY_FIELDS`.
     """
     from .model import GuaranteeMarket
 
     model = GuaranteeMarket(scenario, rng=replication_seed(seed, replication))
     model.run()
-    row = {"scenario": scenario.name, "replication": replication, "seed": int(seed)}
+    row = {"scenario": scenario.name}
+    if member is not None:
+        row["member"] = int(member)
+    row.update({"replication": replication, "seed": int(seed)})
     row.update(_param_columns(scenario.overrides))
     row.update(model.summary())
     ts = None
     if timeseries:
         ts = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
         ts.insert(0, "replication", replication)
+        if member is not None:
+            ts.insert(0, "member", int(member))
         ts.insert(0, "scenario", scenario.name)
         ts["month"] = ts["month"].astype(int)
     return row, ts
@@ -81,8 +94,8 @@ def _param_columns(overrides) -> dict:
 
 
 def _task(args):
-    scenario, seed, rep, timeseries = args
-    return run_replication(scenario, seed, rep, timeseries=timeseries)
+    scenario, seed, rep, timeseries, member = args
+    return run_replication(scenario, seed, rep, timeseries=timeseries, member=member)
 
 
 class InProcessExecutor(cf.Executor):
@@ -264,13 +277,13 @@ def run_each(
     timeseries: bool = True,
     executor: cf.Executor | None = None,
 ):
-    """Run explicit (scenario, replication) pairs; return (summary, timeseries) tables.
+    """Run explicit (scenario, replication[, member]) runs; return (summary, timeseries).
 
     Replication ``k`` uses :func:`replication_seed` ``(seed, k)`` whatever the scenario,
     so pairs with the same ``k`` share their random numbers. ``executor``, when given,
     runs the tasks instead of a pool made for this call (``workers`` is then ignored).
     """
-    tasks = [(s, seed, k, timeseries) for s, k in runs]
+    tasks = [(r[0], seed, r[1], timeseries, r[2] if len(r) > 2 else None) for r in runs]
     out = _map(tasks, workers, progress, executor)
     summary = pd.DataFrame([row for row, _ in out])
     ts = pd.concat([t for _, t in out], ignore_index=True) if timeseries else pd.DataFrame()
@@ -297,9 +310,10 @@ def paired_differences(
     from scipy import stats
 
     rows = []
-    base = summary[summary["scenario"] == baseline].set_index("replication")
+    key = ["member", "replication"] if "member" in summary else "replication"
+    base = summary[summary["scenario"] == baseline].set_index(key)
     for name, grp in summary.groupby("scenario", sort=False):
-        g = grp.set_index("replication")
+        g = grp.set_index(key)
         common = base.index.intersection(g.index)
         for o in outcomes:
             d = (g.loc[common, o] - base.loc[common, o]).to_numpy(dtype=float)
@@ -377,6 +391,7 @@ class Comparison(Results):
     """Results of :func:`compare` plus the paired-difference table."""
 
     differences: pd.DataFrame = None
+    bands: pd.DataFrame | None = None
 
 
 def compare(
@@ -387,6 +402,8 @@ def compare(
     workers: int = 1,
     overrides: dict | None = None,
     progress: Callable[[int], None] | None = None,
+    ensemble=None,
+    members: int | None = None,
 ) -> Comparison:
     """Compare scenarios with common random numbers.
 
@@ -395,20 +412,131 @@ def compare(
     scenarios : sequence of Scenario or paths
         The first is the baseline of the paired differences.
     replications : int
+        Replications per scenario (per member with an ensemble).
     rng : int
         Root seed.
     overrides : dict, optional
         Applied to every scenario, over its own overrides (e.g. ``{"run.n_smes": 5000}``).
+    ensemble : path or DataFrame, optional
+        An ensemble of parameter sets (``gsim calibrate --ensemble``): every member runs
+        every scenario (:func:`run_ensemble`); the summary gains a ``member`` column and
+        ``bands`` the ensemble's medians and 5-95% bands.
+    members : int, optional
+        Use the first ``members`` members.
 
     Returns
     -------
     Comparison
-        ``summary``, ``timeseries`` and ``differences`` (see
-        :func:`paired_differences`).
+        ``summary``, ``timeseries`` and ``differences`` (see :func:`paired_differences`;
+        with an ensemble, differences are paired by member and replication), and with an
+        ensemble ``bands`` (:func:`ensemble_bands`).
     """
     resolved = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
     if overrides:
         resolved = [s.with_overrides(overrides) for s in resolved]
-    res = run_replications(resolved, replications, rng, workers=workers, progress=progress)
+    if ensemble is None:
+        res = run_replications(resolved, replications, rng, workers=workers, progress=progress)
+        bands = None
+    else:
+        res = run_ensemble(
+            resolved,
+            ensemble,
+            replications,
+            rng,
+            members=members,
+            workers=workers,
+            progress=progress,
+        )
+        bands = ensemble_bands(res.summary, resolved[0].name)
     diffs = paired_differences(res.summary, resolved[0].name)
-    return Comparison(res.summary, res.timeseries, res.scenarios, res.seed, diffs)
+    return Comparison(res.summary, res.timeseries, res.scenarios, res.seed, diffs, bands)
+
+
+def run_ensemble(
+    scenarios: Sequence[Scenario],
+    ensemble,
+    replications: int = 1,
+    seed: int = 0,
+    *,
+    members: int | None = None,
+    base: Scenario | None = None,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+    timeseries: bool = True,
+) -> Results:
+    """Run every scenario for every ensemble member, ``replications`` times each.
+
+    Member ``m``'s parameter set is applied to each scenario by
+    :func:`sim.ensemble.member_overrides` (calibrated values where the scenario keeps the
+    baseline's, measure strengths where it adopts the measure). Replication ``k`` uses
+    :func:`replication_seed` ``(seed, k)`` for every member and scenario: common random
+    numbers across scenarios and across members, so a difference between members is
+    parameter, not noise.
+
+    Parameters
+    ----------
+    base : Scenario, optional
+        The ensemble's baseline (default: the first scenario).
+    """
+    from dataclasses import replace
+
+    from .ensemble import load_ensemble, member_overrides
+
+    frame = ensemble if isinstance(ensemble, pd.DataFrame) else load_ensemble(ensemble)
+    if members is not None:
+        frame = frame.head(members)
+    base = scenarios[0] if base is None else base
+    runs = []
+    for m, row in enumerate(frame.to_dict("records")):
+        for sc in scenarios:
+            over = member_overrides(row, sc, base)
+            member_sc = replace(sc.with_overrides(over), name=sc.name) if over else sc
+            runs += [(member_sc, k, m) for k in range(replications)]
+    summary, ts = run_each(runs, seed, workers=workers, progress=progress, timeseries=timeseries)
+    return Results(summary, ts, list(scenarios), int(seed))
+
+
+def ensemble_bands(
+    summary: pd.DataFrame, baseline: str, outcomes: Sequence[str] = SUMMARY_FIELDS
+) -> pd.DataFrame:
+    """Medians and 5-95% bands over an ensemble's members and replications.
+
+    Parameter and stochastic uncertainty together: the quantiles are taken over every
+    (member, replication) run, and the paired differences to ``baseline`` over every
+    (member, replication) pair. ``member_median`` is the median over members of each
+    member's mean over its replications (the parameter spread alone, in its centre).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``outcome``, ``scenario``, ``median``, ``q05``, ``q95``, ``member_median``,
+        ``diff_median``, ``diff_q05``, ``diff_q95`` (NaN differences for the baseline).
+    """
+    key = ["member", "replication"]
+    base = summary[summary["scenario"] == baseline].set_index(key)
+    rows = []
+    for name, grp in summary.groupby("scenario", sort=False):
+        g = grp.set_index(key)
+        common = base.index.intersection(g.index)
+        for o in outcomes:
+            v = g[o].to_numpy(float)
+            v = v[np.isfinite(v)]
+            per_member = grp.groupby("member")[o].mean().to_numpy(float)
+            d = (g.loc[common, o] - base.loc[common, o]).to_numpy(float)
+            d = d[np.isfinite(d)]
+            q = np.quantile(v, [0.5, 0.05, 0.95]) if v.size else [np.nan] * 3
+            dq = np.quantile(d, [0.5, 0.05, 0.95]) if d.size and name != baseline else [np.nan] * 3
+            rows.append(
+                {
+                    "outcome": o,
+                    "scenario": name,
+                    "median": q[0],
+                    "q05": q[1],
+                    "q95": q[2],
+                    "member_median": float(np.nanmedian(per_member)) if per_member.size else np.nan,
+                    "diff_median": dq[0],
+                    "diff_q05": dq[1],
+                    "diff_q95": dq[2],
+                }
+            )
+    return pd.DataFrame(rows)

@@ -94,6 +94,10 @@ class Parameter:
         element.
     calibrated : bool
         Fitted by the calibration (``docs/calibration.md``); its prior is the search range.
+    setting : bool
+        A policy setting or a rule (a risk share, a budget, a cap, a fee schedule): its prior
+        is the range of settings studied, and ensembles do not draw it (the scenario says
+        what it is); every other parameter with a prior is a strength they draw.
     """
 
     key: str
@@ -112,6 +116,7 @@ class Parameter:
     lever: bool = False
     prior: Prior | None = None
     calibrated: bool = False
+    setting: bool = False
 
     @property
     def section(self) -> str:
@@ -830,6 +835,7 @@ _add(
     measure=2,
     lever=True,
     prior=uniform(0.01, 0.03),
+    setting=True,
 )
 _add(
     "guarantor.screening_noise",
@@ -940,6 +946,7 @@ _add(
     high=100.0,
     measure=12,
     prior=uniform(10.0, 15.0),
+    setting=True,
 )
 _add(
     "guarantor.leverage_cap_small_micro",
@@ -954,6 +961,7 @@ _add(
     high=100.0,
     measure=12,
     prior=uniform(10.0, 15.0),
+    setting=True,
 )
 _add(
     "guarantor.concentration_cap",
@@ -969,6 +977,7 @@ _add(
     high=1.0,
     measure=12,
     prior=uniform(0.10, 0.15),
+    setting=True,
 )
 _add(
     "guarantor.operating_cost",
@@ -1021,6 +1030,7 @@ _add(
     measure=9,
     lever=True,
     prior=uniform(0.2, 1.0),
+    setting=True,
 )
 _add(
     "reguarantor.share",
@@ -1035,6 +1045,7 @@ _add(
     measure=1,
     lever=True,
     prior=uniform(0.0, 0.4),
+    setting=True,
 )
 _add(
     "national_fund.share",
@@ -1049,6 +1060,7 @@ _add(
     measure=5,
     lever=True,
     prior=uniform(0.0, 0.4),
+    setting=True,
 )
 _add(
     "bank.share",
@@ -1063,6 +1075,7 @@ _add(
     measure=9,
     lever=True,
     prior=uniform(0.0, 0.4),
+    setting=True,
 )
 _add(
     "comp_fund.share",
@@ -1076,6 +1089,7 @@ _add(
     measure=2,
     lever=True,
     prior=uniform(0.0, 0.2),
+    setting=True,
 )
 
 # ------------------------------------------------------------- reguarantor
@@ -1092,6 +1106,7 @@ _add(
     high=1e10,
     measure=1,
     prior=uniform(5e6, 1e7),
+    setting=True,
 )
 _add(
     "reguarantor.small_micro_only",
@@ -1116,6 +1131,7 @@ _add(
     measure=1,
     lever=True,
     prior=uniform(0.003, 0.006),
+    setting=True,
 )
 _add(
     "reguarantor.fee_small",
@@ -1131,6 +1147,7 @@ _add(
     measure=1,
     lever=True,
     prior=uniform(0.001, 0.005),
+    setting=True,
 )
 _add(
     "reguarantor.fee_size_threshold",
@@ -1143,6 +1160,7 @@ _add(
     high=1e10,
     measure=1,
     prior=uniform(1e6, 1e7),
+    setting=True,
 )
 _add(
     "reguarantor.equity",
@@ -1181,6 +1199,7 @@ _add(
     high=1e10,
     measure=5,
     prior=uniform(1e7, 3e7),
+    setting=True,
 )
 _add(
     "national_fund.fee",
@@ -1193,6 +1212,7 @@ _add(
     high=0.1,
     measure=5,
     prior=uniform(0.003, 0.005),
+    setting=True,
 )
 _add(
     "national_fund.fee_small",
@@ -1205,6 +1225,7 @@ _add(
     high=0.1,
     measure=5,
     prior=uniform(0.0015, 0.003),
+    setting=True,
 )
 _add(
     "national_fund.comp_rate_cap",
@@ -1219,6 +1240,7 @@ _add(
     high=1.0,
     measure=5,
     prior=uniform(0.04, 0.05),
+    setting=True,
 )
 _add(
     "national_fund.cap_rule",
@@ -1258,6 +1280,7 @@ _add(
     measure=2,
     lever=True,
     prior=uniform(0.0, 2e9),
+    setting=True,
 )
 _add(
     "comp_fund.district_budget",
@@ -1270,6 +1293,7 @@ _add(
     high=1e12,
     measure=2,
     prior=uniform(0.0, 5e8),
+    setting=True,
 )
 
 # -------------------------------------------------------------- government
@@ -1287,6 +1311,7 @@ _add(
     measure=2,
     lever=True,
     prior=uniform(0.003, 0.01),
+    setting=True,
 )
 _add(
     "government.fee_subsidy_threshold",
@@ -1301,6 +1326,7 @@ _add(
     high=0.2,
     measure=2,
     prior=uniform(0.01, 0.015),
+    setting=True,
 )
 _add(
     "government.fee_subsidy_budget",
@@ -1316,6 +1342,7 @@ _add(
     measure=2,
     lever=True,
     prior=uniform(1e8, 1e9),
+    setting=True,
 )
 _add(
     "government.capital_injection_budget",
@@ -1330,6 +1357,7 @@ _add(
     measure=2,
     lever=True,
     prior=uniform(0.0, 3e9),
+    setting=True,
 )
 
 # -------------------------------------------------------------- evaluation
@@ -1348,6 +1376,7 @@ _add(
     high=100.0,
     measure=11,
     prior=uniform(10.0, 50.0),
+    setting=True,
 )
 _add(
     "evaluation.min_score",
@@ -1361,6 +1390,7 @@ _add(
     high=100.0,
     measure=11,
     prior=uniform(50.0, 70.0),
+    setting=True,
 )
 _add(
     "evaluation.response",
@@ -1425,6 +1455,7 @@ _add(
     measure=4,
     lever=True,
     prior=uniform(0.0, 1.0),
+    setting=True,
 )
 _add(
     "information.uncertainty_aversion",
@@ -1590,6 +1621,7 @@ _add(
     high=1.0,
     measure=7,
     prior=uniform(0.15, 0.25),
+    setting=True,
 )
 
 # ------------------------------------------------------------------- batch

@@ -41,18 +41,45 @@ def _monthly_mean(ts: pd.DataFrame, cols) -> pd.DataFrame:
     return ts.groupby(["scenario", "month"], sort=False)[list(cols)].mean().reset_index()
 
 
+def _series(ax, ts: pd.DataFrame, name: str, col: str, scale: float = 1.0, x: str = "month"):
+    """Plot one scenario's series: the mean over replications, or, for an ensemble run
+    (a ``member`` column), the median with the 5-95% band over members and replications
+    (parameter and stochastic uncertainty together)."""
+    d = ts[ts["scenario"] == name]
+    g = d.groupby(x, sort=True)[col]
+    if "member" not in d:
+        line = g.mean()
+        return ax.plot(line.index, line.to_numpy() * scale, label=name)
+    q = g.quantile([0.05, 0.5, 0.95]).unstack()
+    (handle,) = ax.plot(q.index, q[0.5].to_numpy() * scale, label=name)
+    ax.fill_between(
+        q.index,
+        q[0.05].to_numpy() * scale,
+        q[0.95].to_numpy() * scale,
+        color=handle.get_color(),
+        alpha=0.2,
+        lw=0,
+    )
+    return [handle]
+
+
+def _what(ts: pd.DataFrame) -> str:
+    if "member" in ts:
+        return "median and 5-95% band over ensemble members and replications"
+    return "mean over replications"
+
+
 def _scenarios(df: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(df["scenario"]))
 
 
 def lending_by_channel(ts: pd.DataFrame):
-    """New lending per month by channel (guaranteed, direct), mean over replications."""
-    m = _monthly_mean(ts, ["new_guaranteed", "new_direct"])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-    for name in _scenarios(m):
-        d = m[m["scenario"] == name]
-        axes[0].plot(d["month"], d["new_guaranteed"] / YI, label=name)
-        axes[1].plot(d["month"], d["new_direct"] / YI, label=name)
+    """New lending per month by channel (guaranteed, direct): mean over replications, or
+    median and 5-95% band for an ensemble."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for name in _scenarios(ts):
+        _series(axes[0], ts, name, "new_guaranteed", 1 / YI)
+        _series(axes[1], ts, name, "new_direct", 1 / YI)
     axes[0].set_title("Guaranteed loans")
     axes[1].set_title("Direct (unguaranteed) loans")
     for ax in axes:
@@ -60,7 +87,7 @@ def lending_by_channel(ts: pd.DataFrame):
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("New lending per month (100 million yuan)")
     axes[1].legend(frameon=False)
-    fig.suptitle("New lending by channel (mean over replications)")
+    fig.suptitle(f"New lending by channel ({_what(ts)})")
     fig.tight_layout()
     return fig
 
@@ -76,6 +103,19 @@ def losses_by_party(summary: pd.DataFrame):
         v = means.loc[names, f"loss_{p}"].to_numpy() / YI
         ax.bar(x, v, bottom=bottom, label=PARTY_LABELS[p])
         bottom += v
+    if "member" in summary:  # 5-95% band of the total over members and replications
+        total = summary[[f"loss_{p}" for p in PARTIES]].sum(axis=1) / YI
+        q = total.groupby(summary["scenario"], sort=False).quantile([0.05, 0.95]).unstack()
+        q = q.loc[names]
+        ax.errorbar(
+            x,
+            bottom,
+            yerr=[np.maximum(bottom - q[0.05], 0), np.maximum(q[0.95] - bottom, 0)],
+            fmt="none",
+            color="black",
+            capsize=4,
+            label="5-95% (ensemble)",
+        )
     ax.set_xticks(x, names, rotation=15, ha="right")
     ax.set_ylabel("Loss net of recoveries over horizon (100 million yuan)")
     ax.set_title("Who bears credit losses")
@@ -87,12 +127,11 @@ def losses_by_party(summary: pd.DataFrame):
 
 def fee_and_leverage(ts: pd.DataFrame):
     """Average guarantee fee of new guarantees and guarantor leverage against its cap."""
-    m = _monthly_mean(ts, ["avg_guarantee_fee", "leverage", "leverage_cap"])
+    m = _monthly_mean(ts, ["leverage_cap"])
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name in _scenarios(m):
-        d = m[m["scenario"] == name]
-        axes[0].plot(d["month"], 100 * d["avg_guarantee_fee"], label=name)
-        axes[1].plot(d["month"], d["leverage"], label=name)
+    for name in _scenarios(ts):
+        _series(axes[0], ts, name, "avg_guarantee_fee", 100)
+        _series(axes[1], ts, name, "leverage")
     axes[0].axhline(1.0, color="grey", ls=":", lw=1, label="State Council 2019 target 1%")
     axes[0].set_ylabel("Average guarantee fee (% p.a.)")
     axes[0].set_title("Guarantee fee on new guarantees")
@@ -112,18 +151,19 @@ def compensation_rate(ts: pd.DataFrame):
     """Compensation rate (代偿率) by year of the horizon."""
     d = ts.copy()
     d["year"] = (d["month"] - 1) // 12 + 1
-    g = d.groupby(["scenario", "replication", "year"], sort=False)[
+    keys = ["scenario", "member", "replication", "year"] if "member" in d else None
+    g = d.groupby(keys or ["scenario", "replication", "year"], sort=False)[
         ["compensation", "guarantee_released"]
     ].sum()
     g["rate"] = g["compensation"] / g["guarantee_released"].where(g["guarantee_released"] > 0)
-    r = g.groupby(["scenario", "year"], sort=False)["rate"].mean().reset_index()
+    r = g.reset_index()
     fig, ax = plt.subplots(figsize=(7, 4))
     for name in _scenarios(r):
-        e = r[r["scenario"] == name]
-        ax.plot(e["year"], 100 * e["rate"], marker="o", label=name)
+        for line in _series(ax, r, name, "rate", 100, x="year"):
+            line.set_marker("o")
     ax.set_xlabel("Year of horizon")
     ax.set_ylabel("Compensation / guarantees released (%)")
-    ax.set_title("Compensation rate (compensation / guarantees released)")
+    ax.set_title(f"Compensation rate ({_what(ts)})", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
     fig.tight_layout()

@@ -83,7 +83,9 @@ class Target:
             ok = np.isfinite(num) & np.isfinite(den)
             total = den[ok].sum()
             return float(num[ok].sum() / total) if total > 0 else float("nan")
-        return float(np.nanmean(summary[self.outcome].to_numpy(dtype=float)))
+        values = summary[self.outcome].to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        return float(values.mean()) if values.size else float("nan")
 
 
 @dataclass(frozen=True)

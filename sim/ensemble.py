@@ -1,0 +1,581 @@
+"""Ensemble calibration: history matching with Gaussian-process emulators.
+
+A point calibration says which parameter set fits the 2021 figures best; a researcher
+presenting a projection needs every parameter set the figures do not rule out. This
+module finds them by **history matching** (Vernon, Goldstein & Bower 2010; Andrianakis et
+al. 2015), as ``docs/calibration.md`` describes:
+
+1. *Wave 1*: a Latin hypercube over the prior box of the calibrated parameters θ (each
+   dimension on the unit scale of its prior's quantile function), every point run with
+   stratified replications (``sim.calibration.yearly_estimates``).
+2. One **emulator** per target: a linear regression on θ plus a Gaussian process on its
+   residuals (``sklearn``: Matérn 5/2 with one length scale per input; the Monte-Carlo
+   variance of each point's estimate as its known noise). Checked by exact leave-one-out.
+3. **Implausibility** of any θ: ``I_k = |z_k - E f_k(θ)| / sqrt(σ²_obs,k + σ²_disc,k +
+   Var f_k(θ))`` with the target's tolerance as ``σ_obs`` and a model discrepancy of a
+   fixed fraction of the target; ``θ`` is non-implausible when ``max_k I_k <= 3``
+   (Pukelsheim's three-sigma rule).
+4. The next wave runs a space-filling set of non-implausible points drawn from many
+   candidates (only the emulators are evaluated); every earlier wave's emulators must also
+   pass them (refocusing). Where no candidate passes (small samples, poor emulators), the
+   wave refocuses on the least implausible ones, and the record says so (0% not ruled
+   out).
+5. **Accepted ensemble**: the simulator at non-implausible points of the last wave, kept
+   when their *simulated* ``I_max <= 3`` (with their own Monte-Carlo variance).
+
+The strengths that the 2021 figures cannot inform (they act only with a measure, or not
+at all before 2022) are drawn from their priors by a Latin hypercube and added to every
+member: the ensemble then carries both kinds of uncertainty into projections
+(:func:`member_overrides` says which values apply to which scenario).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .adoption import Adoption
+from .calibration import FREE_PARAMETERS, TARGETS, _split, yearly_estimates
+from .parameters import REGISTRY
+from .priors import Prior, uniform
+from .scenario import Scenario, load_scenario
+from .targets import Targets
+
+__all__ = [
+    "Dimension",
+    "calibration_dimensions",
+    "projection_dimensions",
+    "Emulator",
+    "HistoryMatch",
+    "history_match",
+    "member_overrides",
+    "load_ensemble",
+    "read_members",
+    "EnsembleError",
+    "write_ensemble",
+    "ensemble_report",
+    "DEFAULT_ENSEMBLE",
+]
+
+#: The ensemble of the pre-2022 baseline.
+DEFAULT_ENSEMBLE = (
+    Path(__file__).resolve().parent.parent / "scenarios/ensembles/baseline_2021.parquet"
+)
+
+#: Strengths without a measure, or of a measure but acting before 2022, that the 2021
+#: figures inform: history-matched with the calibrated parameters, over their priors.
+BASELINE_STRENGTHS = (
+    "credit.guarantee_uplift",
+    "demand.cost_elasticity",
+    "demand.delay_dropout",
+    "guarantor.cover_appetite",
+    "guarantor.counter_guarantee",
+    "guarantor.approval_delay",
+    "information.thin_file_noise",
+    "recovery.hard_realisation",
+    "recovery.lag_months",
+)
+
+CUTOFF = 3.0
+DISCREPANCY = 0.05
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One parameter of an ensemble: a registry key (``key[i]``: a list element) and the
+    prior it is drawn over."""
+
+    key: str
+    prior: Prior
+
+    @property
+    def param(self):
+        return REGISTRY[_split(self.key)[0]]
+
+    def value(self, u):
+        """The parameter's values at unit-scale coordinates ``u`` (integers rounded)."""
+        x = self.prior.ppf(u)
+        return np.round(x) if self.param.kind == "int" else x
+
+
+def calibration_dimensions() -> list[Dimension]:
+    """θ: the calibrated parameters (over their search ranges) and the strengths the
+    baseline's figures inform (over their priors)."""
+    dims = []
+    for fp in FREE_PARAMETERS:
+        key, idx = _split(fp.key)
+        prior = REGISTRY[key].prior if idx is None else None
+        dims.append(Dimension(fp.key, prior or uniform(fp.low, fp.high)))
+    dims += [Dimension(k, REGISTRY[k].prior) for k in BASELINE_STRENGTHS]
+    return dims
+
+
+def projection_dimensions() -> list[Dimension]:
+    """The strengths the 2021 figures cannot inform: drawn from their priors."""
+    taken = {d.key for d in calibration_dimensions()}
+    return [
+        Dimension(k, p.prior)
+        for k, p in REGISTRY.items()
+        if p.prior is not None
+        and p.prior.dist != "switch"
+        and not p.calibrated
+        and not p.setting
+        and p.kind in ("float", "int")
+        and k not in taken
+    ]
+
+
+# ------------------------------------------------------------------------- emulator
+class Emulator:
+    """Linear regression plus a Gaussian process on its residuals, for one output.
+
+    Inputs are unit-scale coordinates; ``noise`` is each training point's known
+    Monte-Carlo variance (the GP's ``alpha``), so predictions are of the *mean* output.
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, noise: np.ndarray, seed: int = 0):
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern
+
+        self.x = np.asarray(x, float)
+        y = np.asarray(y, float)
+        design = np.column_stack([np.ones(len(x)), self.x])
+        self.beta, *_ = np.linalg.lstsq(design, y, rcond=None)
+        resid = y - design @ self.beta
+        self.scale = float(resid.std()) or 1.0
+        d = self.x.shape[1]
+        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(
+            length_scale=np.full(d, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5
+        )
+        alpha = np.maximum(np.asarray(noise, float) / self.scale**2, 1e-8)
+        self.gp = GaussianProcessRegressor(
+            kernel, alpha=alpha, normalize_y=False, n_restarts_optimizer=1, random_state=seed
+        )
+        with warnings.catch_warnings():  # length scales at their bounds: flat directions
+            warnings.simplefilter("ignore")
+            self.gp.fit(self.x, resid / self.scale)
+        self.y = y
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance of the mean output at ``x``."""
+        x = np.asarray(x, float)
+        mean, std = self.gp.predict(x, return_std=True)
+        lin = np.column_stack([np.ones(len(x)), x]) @ self.beta
+        return lin + mean * self.scale, (std * self.scale) ** 2
+
+    def loo_standardised_errors(self) -> np.ndarray:
+        """Exact leave-one-out standardised errors of the GP (hyperparameters fixed):
+        ``r_i = [K^-1 y]_i / sqrt([K^-1]_ii)`` (Rasmussen & Williams 2006, §5.4.2)."""
+        kinv = np.linalg.inv(self.gp.kernel_(self.x) + np.diag(np.atleast_1d(self.gp.alpha)))
+        a = kinv @ self.gp.y_train_
+        return a / np.sqrt(np.diag(kinv))
+
+
+# ------------------------------------------------------------------ history matching
+@dataclass
+class Wave:
+    """Record of one wave."""
+
+    runs: int
+    points: int
+    nonimplausible: float  # fraction of the prior box (of the candidates) not ruled out
+    loo_outside: float  # fraction of leave-one-out standardised errors beyond +/-3
+    seconds: float
+
+
+@dataclass
+class HistoryMatch:
+    """Result of :func:`history_match`.
+
+    Attributes
+    ----------
+    members : pandas.DataFrame
+        One row per accepted parameter set: a column per varying registry key (``key[i]``
+        for a list element) and ``weight``.
+    estimates : pandas.DataFrame
+        The accepted members' simulated targets (a column per target name).
+    waves : list of Wave
+    accepted_fraction : float
+        Accepted / run in the final stage.
+    seconds : float
+    """
+
+    members: pd.DataFrame
+    estimates: pd.DataFrame
+    waves: list[Wave] = field(default_factory=list)
+    accepted_fraction: float = float("nan")
+    runs: int = 0
+    seconds: float = 0.0
+    settings: dict = field(default_factory=dict)
+
+
+def _simulate(base, dims, u, targets, reps, seed, executor):
+    """Targets' means and Monte-Carlo variances at unit points ``u`` (rows)."""
+    means, variances = [], []
+    for row in u:
+        x = [d.value(ui) for d, ui in zip(dims, row, strict=True)]
+        sc = base.with_overrides(theta_overrides(base, dims, x))
+        years = yearly_estimates(sc, reps, seed, targets, executor=executor)
+        m, v = [], []
+        for t in targets:
+            y = years[years["year"] == t.year]
+            m.append(t.estimate(y))
+            per_run = (
+                (y[t.pooled[0]] / y[t.pooled[1]]).to_numpy(float)
+                if t.pooled
+                else y[t.outcome].to_numpy(float)
+            )
+            per_run = per_run[np.isfinite(per_run)]
+            v.append(per_run.var(ddof=1) / max(per_run.size, 1) if per_run.size > 1 else 0.0)
+        means.append(m)
+        variances.append(v)
+    return np.array(means), np.array(variances)
+
+
+def theta_overrides(base: Scenario, dims: list[Dimension], x) -> dict:
+    """Overrides setting each dimension to its value in ``x`` (list elements in place)."""
+    out: dict = {}
+    for dim, value in zip(dims, x, strict=True):
+        name, idx = _split(dim.key)
+        kind = REGISTRY[name].kind
+        value = int(round(float(value))) if kind == "int" else float(value)
+        if idx is None:
+            out[name] = value
+        else:
+            out.setdefault(name, list(base[name]))[idx] = value
+    return out
+
+
+def implausibility(targets: Targets, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """``I_k`` for each row of predicted (or simulated) means and variances."""
+    z = np.array([t.value for t in targets])
+    obs = np.array([t.tolerance for t in targets]) ** 2
+    disc = (DISCREPANCY * z) ** 2
+    with np.errstate(invalid="ignore"):
+        out = np.abs(z - mean) / np.sqrt(obs + disc + var)
+    return np.where(np.isfinite(out), out, np.inf)
+
+
+def history_match(
+    scenario_path="scenarios/baseline_2021.toml",
+    *,
+    targets: Targets = TARGETS,
+    dims: list[Dimension] | None = None,
+    n_smes: int = 20_000,
+    replications: int = 8,
+    seed: int = 2021,
+    waves: int = 3,
+    points: int | None = None,
+    accept: int = 150,
+    candidates: int = 100_000,
+    workers: int = 1,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> HistoryMatch:
+    """Calibrate an ensemble by history matching (see the module's docstring).
+
+    Parameters
+    ----------
+    scenario_path : path
+        The baseline; parameters not in ``dims`` keep its values.
+    targets : Targets
+    dims : list of Dimension, optional
+        θ (default :func:`calibration_dimensions`).
+    n_smes, replications, seed : int
+        Size and stratified replications of each simulator run (common random numbers:
+        the same seeds at every point).
+    waves : int
+        Waves of emulation and refocusing.
+    points : int, optional
+        Simulator points per wave (default ``10 x dim(θ)``).
+    accept : int
+        Simulator points of the final stage (the accepted members are those whose
+        simulated implausibility is at most 3).
+    candidates : int
+        Points at which the emulators are evaluated per wave.
+    progress : callable, optional
+        Called as ``progress(stage, done, total)`` after each simulator point.
+    """
+    from scipy.stats import qmc
+
+    from .experiments import make_executor
+
+    dims = calibration_dimensions() if dims is None else dims
+    d = len(dims)
+    points = points or 10 * d
+    base = load_scenario(scenario_path, overrides={"run.n_smes": n_smes})
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
+    t_start = time.perf_counter()
+    emulators: list[list[Emulator]] = []
+    record: list[Wave] = []
+    runs = 0
+
+    def max_implausibility(u: np.ndarray) -> np.ndarray:
+        """I_max of each candidate under every wave's emulators (the largest of them)."""
+        worst = np.zeros(len(u))
+        for wave_emus in emulators:
+            pred = [e.predict(u) for e in wave_emus]
+            mean = np.column_stack([m for m, _ in pred])
+            var = np.column_stack([v for _, v in pred])
+            worst = np.maximum(worst, implausibility(targets, mean, var).max(axis=1))
+        return worst
+
+    def run_points(stage, u, executor):
+        nonlocal runs
+        means, variances = [], []
+        for i, row in enumerate(u):
+            m, v = _simulate(base, dims, row[None, :], targets, replications, seed, executor)
+            means.append(m[0])
+            variances.append(v[0])
+            runs += replications
+            if progress:
+                progress(stage, i + 1, len(u))
+        return np.array(means), np.array(variances)
+
+    with make_executor(workers) as executor:
+        design = qmc.LatinHypercube(d=d, seed=rng).random(points)
+        for w in range(waves):
+            t0 = time.perf_counter()
+            means, variances = run_points(f"wave {w + 1}", design, executor)
+            finite = np.all(np.isfinite(means), axis=1)
+            x, y, v = design[finite], means[finite], variances[finite]
+            wave_emus = [Emulator(x, y[:, k], v[:, k], seed=seed + k) for k in range(len(targets))]
+            loo = np.concatenate([e.loo_standardised_errors() for e in wave_emus])
+            emulators.append(wave_emus)
+            cand = rng.random((candidates, d))
+            imax = max_implausibility(cand)
+            keep = imax <= CUTOFF
+            n_next = accept if w == waves - 1 else points
+            if not keep.any():  # refocus on the least implausible candidates instead
+                keep = imax <= np.sort(imax)[min(n_next, len(imax)) - 1]
+            record.append(
+                Wave(
+                    runs=len(design) * replications,
+                    points=len(design),
+                    nonimplausible=float(np.mean(imax <= CUTOFF)),
+                    loo_outside=float(np.mean(np.abs(loo) > 3)),
+                    seconds=time.perf_counter() - t0,
+                )
+            )
+            pool = cand[keep]
+            design = pool[rng.choice(len(pool), size=min(n_next, len(pool)), replace=False)]
+        means, variances = run_points("accept", design, executor)
+    simulated = implausibility(targets, means, variances).max(axis=1)
+    good = simulated <= CUTOFF
+    members = pd.DataFrame({d.key: d.value(design[good, j]) for j, d in enumerate(dims)})
+    strengths = projection_dimensions()
+    if good.any() and strengths:
+        u = qmc.LatinHypercube(d=len(strengths), seed=rng).random(int(good.sum()))
+        for j, dim in enumerate(strengths):
+            members[dim.key] = dim.value(u[:, j])
+    members["weight"] = 1.0
+    estimates = pd.DataFrame(means[good], columns=[t.name for t in targets])
+    return HistoryMatch(
+        members=members.reset_index(drop=True),
+        estimates=estimates,
+        waves=record,
+        accepted_fraction=float(good.mean()),
+        runs=runs,
+        seconds=time.perf_counter() - t_start,
+        settings={
+            "n_smes": n_smes,
+            "replications": replications,
+            "seed": seed,
+            "waves": waves,
+            "points": points,
+            "accept": accept,
+            "candidates": candidates,
+            "cutoff": CUTOFF,
+            "discrepancy": DISCREPANCY,
+            "dims": [d.key for d in dims],
+            "scenario": str(scenario_path),
+            "targets": targets.path,
+        },
+    )
+
+
+def write_ensemble(result: HistoryMatch, path) -> None:
+    """Write the members to Parquet (atomically), the record in the schema metadata."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .outputs import atomic_path
+
+    table = pa.Table.from_pandas(result.members, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"gsim.ensemble"] = json.dumps(ensemble_record(result)).encode()
+    table = table.replace_schema_metadata(meta)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+
+
+def ensemble_record(result: HistoryMatch) -> dict:
+    """The calibration's record as plain data."""
+    return {
+        "settings": result.settings,
+        "waves": [w.__dict__ for w in result.waves],
+        "accepted": len(result.members),
+        "accepted_fraction": result.accepted_fraction,
+        "runs": result.runs,
+        "minutes": result.seconds / 60,
+    }
+
+
+def ensemble_report(result: HistoryMatch, command: str, targets: Targets = TARGETS) -> str:
+    """Markdown record: settings, waves, and the fitted-vs-target table at the ensemble's
+    median with its 5-95% band."""
+    from .calibration import _fmt
+
+    st = result.settings
+    lines = [
+        "## Ensemble",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"- history matching over {len(st['dims'])} parameters (θ), {st['n_smes']:,} SMEs, "
+        f"{st['replications']} stratified runs per point, root seed {st['seed']}; cut-off "
+        f"I_max <= {st['cutoff']:g}, model discrepancy {100 * st['discrepancy']:g}% of each "
+        f"target; {st['candidates']:,} emulator candidates per wave",
+        f"- {result.runs:,} simulator runs in {result.seconds / 60:.1f} minutes on this "
+        f"2-core machine; {len(result.members)} members accepted "
+        f"({100 * result.accepted_fraction:.0f}% of the final stage's points)",
+        "",
+        "| wave | points | runs | prior box not ruled out | emulator LOO errors beyond ±3 | "
+        "minutes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for i, w in enumerate(result.waves, 1):
+        lines.append(
+            f"| {i} | {w.points} | {w.runs} | {100 * w.nonimplausible:.2f}% | "
+            f"{100 * w.loo_outside:.1f}% | {w.seconds / 60:.1f} |"
+        )
+    lines += [
+        "",
+        "| target | year | value | tolerance | ensemble median | 5–95% | within |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in targets:
+        col = result.estimates[t.name].to_numpy(float)
+        col = col[np.isfinite(col)]
+        if col.size == 0:
+            continue
+        med, lo, hi = np.median(col), np.quantile(col, 0.05), np.quantile(col, 0.95)
+        ok = "yes" if abs(med - t.value) <= t.tolerance else "**no**"
+        lines.append(
+            f"| `{t.name}` | {t.year} | {_fmt(t.outcome, t.value)} | "
+            f"±{_fmt(t.outcome, t.tolerance)} | {_fmt(t.outcome, med)} | "
+            f"{_fmt(t.outcome, lo)} – {_fmt(t.outcome, hi)} | {ok} |"
+        )
+    lines += [
+        "",
+        "| parameter | prior | ensemble 5% | median | 95% | share of the prior range |",
+        "|---|---|---|---|---|---|",
+    ]
+    for d in calibration_dimensions():
+        if d.key not in result.members or result.members.empty:
+            continue
+        col = result.members[d.key].to_numpy(float)
+        lo, med, hi = np.quantile(col, [0.05, 0.5, 0.95])
+        width = (hi - lo) / (d.prior.high - d.prior.low)
+        lines.append(
+            f"| `{d.key}` | {d.prior} | {lo:.4g} | {med:.4g} | {hi:.4g} | {100 * width:.0f}% |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------- projections
+class EnsembleError(ValueError):
+    """An ensemble file is unusable (one line, exit code 2)."""
+
+
+def read_members(path=None, members: int | None = None) -> pd.DataFrame:
+    """The first ``members`` members of an ensemble file (all by default), checked.
+
+    Every column must be a registry key (``key[i]`` for a list element) or ``weight``, with
+    finite values inside the parameter's allowed range.
+
+    Raises
+    ------
+    EnsembleError
+        One line naming the file, the column and what is allowed.
+    """
+    from .parameters import check_value
+    from .scenario import file_problem
+
+    path = Path(DEFAULT_ENSEMBLE if path is None else path)
+    problem = file_problem(path)
+    if problem:
+        raise EnsembleError(f"{path}: {problem}")
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
+        raise EnsembleError(f"{path}: not a Parquet ensemble file ({type(exc).__name__})") from None
+    if frame.empty:
+        raise EnsembleError(f"{path}: no members")
+    for col in frame.columns:
+        if col == "weight":
+            continue
+        name, idx = _split(col)
+        p = REGISTRY.get(name)
+        if p is None or (idx is not None and p.kind != "floats"):
+            raise EnsembleError(f"{path}: column {col!r}: not a registry parameter")
+        for v in frame[col].to_numpy():
+            if idx is not None:
+                ok = np.isfinite(v) and (p.low is None or v >= p.low)
+                ok = ok and (p.high is None or v <= p.high)
+                err = None if ok else "out of range"
+            else:
+                value = int(v) if p.kind == "int" else float(v)
+                _, err = check_value(p, value)
+            if err:
+                raise EnsembleError(f"{path}: column {col!r} = {v!r}: {err}")
+    return frame if members is None else frame.head(members)
+
+
+def load_ensemble(path=None, members: int | None = None) -> pd.DataFrame:
+    """The first ``members`` rows of an ensemble file (all by default)."""
+    return read_members(path, members)
+
+
+def member_overrides(member: dict, scenario: Scenario, base: Scenario) -> dict:
+    """The overrides that apply one ensemble member to ``scenario``.
+
+    A member carries calibrated parameters and strengths. A value applies:
+
+    - for a strength of a measure that the 2021 figures cannot inform: when ``scenario``
+      adopts that measure (its own value, the centre of the prior, is replaced by the
+      member's draw);
+    - for anything else: when ``scenario`` keeps the value of ``base`` (the ensemble's
+      baseline), i.e. it does not set its own (a scenario that sets a policy value, such
+      as measure 6's lower counter-guarantee, keeps it).
+    """
+    adopted = Adoption(scenario.values).measures
+    projection = {d.key for d in projection_dimensions()}
+    members_by_key: dict[str, list] = {}
+    out: dict = {}
+    for key, value in member.items():
+        if key == "weight" or (isinstance(value, float) and math.isnan(value)):
+            continue
+        name, idx = _split(key)
+        p = REGISTRY[name]
+        if key in projection and p.measure is not None:
+            if p.measure not in adopted:
+                continue
+        elif scenario[name] != base[name]:
+            continue
+        if idx is None:
+            out[name] = int(value) if p.kind == "int" else float(value)
+        else:
+            members_by_key.setdefault(name, list(scenario[name]))[idx] = float(value)
+    out.update(members_by_key)
+    return out

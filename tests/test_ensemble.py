@@ -1,0 +1,199 @@
+"""Ensemble calibration (history matching) and projections with bands."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.calibration import yearly_estimates
+from sim.cli import main
+from sim.ensemble import (
+    Emulator,
+    calibration_dimensions,
+    history_match,
+    member_overrides,
+    projection_dimensions,
+    read_members,
+)
+from sim.targets import Targets
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "baseline_2021.toml"
+PACKAGE = ROOT / "scenarios" / "beijing_2022.toml"
+M06 = ROOT / "scenarios" / "m06_lower_counter_guarantee.toml"
+
+
+# ---------------------------------------------------------------------- emulator
+def test_emulator_predicts_a_smooth_function_and_its_loo_errors_are_standard():
+    """On a noisy smooth function of 3 inputs (200 Latin-hypercube points), the emulator's
+    predictions at 200 new points are within 3 predictive standard deviations (plus the
+    noise) for at least 95% of them, and at most 5% of the leave-one-out standardised
+    errors lie beyond +/-3."""
+    from scipy.stats import qmc
+
+    rng = np.random.default_rng(1)
+
+    def f(x):
+        return np.sin(3 * x[:, 0]) + x[:, 1] ** 2 + 0.5 * x[:, 2]
+
+    x = qmc.LatinHypercube(d=3, seed=2).random(200)
+    noise = np.full(200, 0.01**2)
+    y = f(x) + rng.normal(0, 0.01, 200)
+    emu = Emulator(x, y, noise)
+    xt = rng.random((200, 3))
+    mean, var = emu.predict(xt)
+    z = np.abs(mean - f(xt)) / np.sqrt(var + noise[0])
+    assert np.mean(z <= 3) >= 0.95
+    assert np.mean(np.abs(emu.loo_standardised_errors()) > 3) <= 0.05
+
+
+# ------------------------------------------------------------------- members
+def test_dimensions_split_calibrated_and_projection_strengths():
+    theta = {d.key for d in calibration_dimensions()}
+    proj = {d.key for d in projection_dimensions()}
+    assert not theta & proj
+    assert "credit.pd" in theta and "population.revenue_median[2]" in theta
+    assert "guarantor.exemption_strength" in proj and "bank.funding_relief" in proj
+    assert "bank.share" not in proj  # a policy setting is never drawn
+
+
+def test_member_overrides_follow_the_scenarios():
+    """A calibrated value applies where a scenario keeps the baseline's value; a measure's
+    strength applies only where the scenario adopts the measure; a scenario's own policy
+    value (measure 6's counter-guarantee) is kept."""
+    base = sim.load_scenario(BASELINE)
+    pkg = sim.load_scenario(PACKAGE)
+    m06 = sim.load_scenario(M06)
+    member = {
+        "credit.pd": 0.05,
+        "guarantor.counter_guarantee": 0.4,
+        "guarantor.exemption_strength": 0.1,
+        "bank.funding_relief": 0.002,
+        "population.revenue_median[2]": 9e7,
+        "weight": 1.0,
+    }
+    b = member_overrides(member, base, base)
+    assert b["credit.pd"] == 0.05 and b["guarantor.counter_guarantee"] == 0.4
+    assert "guarantor.exemption_strength" not in b and "bank.funding_relief" not in b
+    assert b["population.revenue_median"][2] == 9e7
+    assert b["population.revenue_median"][:2] == base["population.revenue_median"][:2]
+    p = member_overrides(member, pkg, base)
+    assert p["guarantor.exemption_strength"] == 0.1 and p["bank.funding_relief"] == 0.002
+    assert "guarantor.counter_guarantee" not in p  # the package sets its own (0.1)
+    m = member_overrides(member, m06, base)
+    assert "guarantor.counter_guarantee" not in m and "guarantor.exemption_strength" not in m
+
+
+def test_bad_ensemble_files_are_refused_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.parquet"
+    pd.DataFrame({"credit.pdd": [0.03]}).to_parquet(bad)
+    with pytest.raises(Exception, match="not a registry parameter"):
+        read_members(bad)
+    out = tmp_path / "o"
+    code = main(["compare", str(BASELINE), str(PACKAGE), "--ensemble", str(bad), "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "credit.pdd" in err[0]
+    assert not out.exists()
+    pd.DataFrame({"credit.pd": [2.0]}).to_parquet(bad)
+    assert main(["run", str(BASELINE), "--ensemble", str(bad)]) == 2
+    assert "out of range" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------- projections
+def _ensemble(tmp_path) -> Path:
+    path = tmp_path / "ens.parquet"
+    pd.DataFrame(
+        {
+            "credit.pd": [0.04, 0.045, 0.05],
+            "guarantor.exemption_strength": [0.1, 0.3, 0.45],
+            "bank.funding_relief": [0.001, 0.005, 0.009],
+            "weight": 1.0,
+        }
+    ).to_parquet(path)
+    return path
+
+
+def test_compare_with_an_ensemble_prints_bands_and_is_independent_of_workers(tmp_path, capsys):
+    """``gsim compare A B --ensemble F --members 2 --reps 2`` prints medians and 5-95% bands,
+    writes ``member`` in summary.parquet (members x scenarios x replications rows) and the
+    same numbers with 1 and 2 workers."""
+    ens = _ensemble(tmp_path)
+    tables = []
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        args = ["compare", str(BASELINE), str(PACKAGE), "--ensemble", str(ens)]
+        args += ["--members", "2", "--reps", "2", "--set", "run.n_smes=1500"]
+        args += ["--workers", str(workers), "--out", str(out), "-q"]
+        assert main(args) == 0
+        text = capsys.readouterr().out
+        assert "median [5-95%]" in text and "guaranteed_volume" in text
+        s = pd.read_parquet(out / "summary.parquet")
+        assert sorted(s["member"].unique()) == [0, 1] and len(s) == 2 * 2 * 2
+        assert (out / "bands.parquet").exists()
+        tables.append(s.sort_values(["scenario", "member", "replication"]).reset_index(drop=True))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_members_share_random_numbers():
+    """Members differ only in parameters: two members with identical values give identical
+    runs (common random numbers across members)."""
+    frame = pd.DataFrame({"credit.pd": [0.04, 0.04], "weight": 1.0})
+    base = sim.load_scenario(BASELINE, overrides={"run.n_smes": 1000, "run.horizon": 12})
+    res = sim.experiments.run_ensemble([base], frame, 1, seed=3, timeseries=False)
+    a, b = res.summary.iloc[0], res.summary.iloc[1]
+    assert a["member"] == 0 and b["member"] == 1
+    assert a["guaranteed_volume"] == b["guaranteed_volume"]
+
+
+# ----------------------------------------------------------- parameter recovery
+@pytest.mark.slow
+def test_history_matching_recovers_known_parameters():
+    """Parameter recovery: targets produced by the model itself at a known parameter set
+    θ* (5 calibrated parameters, the others at the baseline's values) are calibrated by
+    history matching; the 90% band (5-95% quantiles) of the accepted members contains θ*_j
+    for at least 80% of the parameters (4 of 5). Small size: 5,000 SMEs, 4 stratified runs
+    per point, 2 waves of 40 points, 40 final points."""
+    keys = (
+        "credit.pd",
+        "guarantor.base_fee",
+        "population.firms",
+        "guarantor.el_appetite",
+        "bank.direct_el_tolerance",
+    )
+    dims = [d for d in calibration_dimensions() if d.key in keys]
+    base = sim.load_scenario(BASELINE, overrides={"run.n_smes": 5000})
+    truth = {d.key: float(base[d.key]) for d in dims}
+    targets = sim.calibration.TARGETS
+    years = yearly_estimates(base, 16, 99, targets, workers=2)
+    synthetic = Targets(
+        tuple(
+            dataclasses.replace(t, value=t.estimate(years[years["year"] == t.year]))
+            for t in targets
+        ),
+        targets.start,
+        "synthetic",
+    )
+    result = history_match(
+        BASELINE,
+        targets=synthetic,
+        dims=dims,
+        n_smes=5000,
+        replications=4,
+        seed=5,
+        waves=2,
+        points=40,
+        accept=40,
+        candidates=20_000,
+        workers=2,
+    )
+    assert len(result.members) >= 10
+    covered = []
+    for d in dims:
+        lo, hi = np.quantile(result.members[d.key], [0.05, 0.95])
+        covered.append(lo <= truth[d.key] <= hi)
+    assert sum(covered) >= 4, dict(zip(keys, covered, strict=True))
