@@ -101,7 +101,10 @@ def main(argv=None) -> int:
     path = Path(args.out)
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     head = text[: text.index("## Sweeps")] if "## Sweeps" in text else text.rstrip() + "\n\n"
-    path.write_text(head + section, encoding="utf-8")
+    rest = text[len(head) :]
+    nxt = rest.find("\n## ", 1)  # sections after this one (e.g. the ensemble calibration)
+    tail = rest[nxt + 1 :] if "## Sweeps" in text and nxt >= 0 else ""
+    path.write_text(head + section + ("\n" + tail if tail else ""), encoding="utf-8")
     print(f"wrote {path}")
     return 0
 

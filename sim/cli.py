@@ -910,7 +910,8 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     default=150,
     show_default=True,
     type=click.IntRange(2, 100_000),
-    help="Simulator points of the final stage; those not ruled out are the members (--ensemble).",
+    help="Simulator points per batch of the final stage; those not ruled out are the members; "
+    "further batches run until 100 are accepted, at most 4 batches (--ensemble).",
 )
 @click.option(
     "--method",
@@ -1010,6 +1011,9 @@ def _calibrate_ensemble(
     with _progress(total, "history matching", quiet) as bar:
 
         def progress(stage, done, n):
+            if done == 1 and stage.startswith("accept "):  # a further final-stage batch
+                bar.total += n
+                bar.refresh()
             bar.set_description(f"history matching ({stage})")
             bar.update(1)
 

@@ -274,6 +274,8 @@ def history_match(
     waves: int = 3,
     points: int | None = None,
     accept: int = 150,
+    min_members: int = 100,
+    max_batches: int = 4,
     candidates: int = 100_000,
     workers: int = 1,
     progress: Callable[[str, int, int], None] | None = None,
@@ -295,8 +297,11 @@ def history_match(
     points : int, optional
         Simulator points per wave (default ``10 x dim(θ)``).
     accept : int
-        Simulator points of the final stage (the accepted members are those whose
-        simulated implausibility is at most 3).
+        Simulator points per batch of the final stage (the accepted members are those
+        whose simulated implausibility is at most 3).
+    min_members : int
+        The final stage runs further batches of ``accept`` points until this many are
+        accepted, at most ``max_batches`` batches in all.
     candidates : int
         Points at which the emulators are evaluated per wave.
     progress : callable, optional
@@ -364,10 +369,22 @@ def history_match(
                 )
             )
             pool = cand[keep]
-            design = pool[rng.choice(len(pool), size=min(n_next, len(pool)), replace=False)]
+            order = rng.permutation(len(pool))
+            design = pool[order[:n_next]]
+        # Final stage: batches of ``accept`` points until ``min_members`` are accepted (or
+        # the non-implausible pool, or ``max_batches``, runs out).
         means, variances = run_points("accept", design, executor)
-    simulated = implausibility(targets, means, variances).max(axis=1)
-    good = simulated <= CUTOFF
+        good = implausibility(targets, means, variances).max(axis=1) <= CUTOFF
+        used = len(design)
+        batch = 1
+        while good.sum() < min_members and batch < max_batches and used < len(pool):
+            batch += 1
+            extra = pool[order[used : used + accept]]
+            used += len(extra)
+            m, v = run_points(f"accept {batch}", extra, executor)
+            design = np.vstack([design, extra])
+            means, variances = np.vstack([means, m]), np.vstack([variances, v])
+            good = implausibility(targets, means, variances).max(axis=1) <= CUTOFF
     members = pd.DataFrame({d.key: d.value(design[good, j]) for j, d in enumerate(dims)})
     strengths = projection_dimensions()
     if good.any() and strengths:
@@ -390,6 +407,8 @@ def history_match(
             "waves": waves,
             "points": points,
             "accept": accept,
+            "final_points": len(design),
+            "min_members": min_members,
             "candidates": candidates,
             "cutoff": CUTOFF,
             "discrepancy": DISCREPANCY,

@@ -188,6 +188,7 @@ def test_history_matching_recovers_known_parameters():
         waves=2,
         points=40,
         accept=40,
+        min_members=10,
         candidates=20_000,
         workers=2,
     )
