@@ -62,6 +62,7 @@ __all__ = [
     "write_ensemble",
     "ensemble_report",
     "DEFAULT_ENSEMBLE",
+    "ensemble_baseline",
 ]
 
 #: The ensemble of the pre-2022 baseline.
@@ -558,7 +559,34 @@ def read_members(path=None, members: int | None = None) -> pd.DataFrame:
                 _, err = check_value(p, value)
             if err:
                 raise EnsembleError(f"{path}: column {col!r} = {v!r}: {err}")
-    return frame if members is None else frame.head(members)
+    out = frame if members is None else frame.head(members).copy()
+    out.attrs["baseline"] = ensemble_baseline(path)
+    return out
+
+
+def ensemble_baseline(path) -> str | None:
+    """The baseline scenario file an ensemble was calibrated from, or None.
+
+    Read from the file's record (``settings.scenario``); a relative path is looked up from
+    the working directory, then from each folder above the ensemble file (the record of
+    ``scenarios/ensembles/baseline_2021.parquet`` names ``scenarios/baseline_2021.toml``).
+    """
+    import json
+
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        recorded = json.loads(meta[b"gsim.ensemble"])["settings"]["scenario"]
+    except Exception:  # noqa: BLE001 - an ensemble without a record has no baseline
+        return None
+    recorded = Path(recorded)
+    for folder in (Path.cwd(), *path.resolve().parents):
+        candidate = recorded if recorded.is_absolute() else folder / recorded
+        if candidate.is_file():
+            return str(candidate)
+    return None
 
 
 def load_ensemble(path=None, members: int | None = None) -> pd.DataFrame:

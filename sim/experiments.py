@@ -476,7 +476,9 @@ def run_ensemble(
     Parameters
     ----------
     base : Scenario, optional
-        The ensemble's baseline (default: the first scenario).
+        The ensemble's baseline: a calibrated value applies to a scenario that keeps the
+        baseline's value. Default: the scenario file the ensemble was calibrated from (its
+        record, :func:`sim.ensemble.ensemble_baseline`), else the first scenario.
     """
     from dataclasses import replace
 
@@ -484,8 +486,12 @@ def run_ensemble(
 
     frame = ensemble if isinstance(ensemble, pd.DataFrame) else load_ensemble(ensemble)
     if members is not None:
-        frame = frame.head(members)
-    base = scenarios[0] if base is None else base
+        attrs = dict(frame.attrs)
+        frame = frame.head(members).copy()
+        frame.attrs = attrs
+    if base is None:
+        recorded = frame.attrs.get("baseline")
+        base = load_scenario(recorded) if recorded else scenarios[0]
     runs = []
     for m, row in enumerate(frame.to_dict("records")):
         for sc in scenarios:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +199,35 @@ def test_history_matching_recovers_known_parameters():
         lo, hi = np.quantile(result.members[d.key], [0.05, 0.95])
         covered.append(lo <= truth[d.key] <= hi)
     assert sum(covered) >= 4, dict(zip(keys, covered, strict=True))
+
+
+def test_a_scenario_keeps_its_own_policy_values_under_an_ensemble(tmp_path):
+    """Run alone, the package keeps measure 6's counter-guarantee and measure 7's recovery
+    lag (values it sets itself): the ensemble's baseline is the scenario file recorded in
+    the ensemble, not the first scenario run."""
+    from sim.ensemble import ensemble_baseline, member_overrides
+
+    base = sim.load_scenario(BASELINE)
+    package = sim.load_scenario(PACKAGE)
+    member = {"guarantor.counter_guarantee": 0.9, "recovery.lag_months": 30.0, "credit.pd": 0.03}
+    over = member_overrides(member, package, base)
+    assert over == {"credit.pd": 0.03}
+    path = tmp_path / "ens.parquet"
+    frame = pd.DataFrame({k: [v] for k, v in member.items()})
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    record = {"settings": {"scenario": str(BASELINE)}}
+    table = table.replace_schema_metadata({b"gsim.ensemble": json.dumps(record).encode()})
+    pq.write_table(table, path)
+    assert ensemble_baseline(path) == str(BASELINE)
+    assert read_members(path).attrs["baseline"] == str(BASELINE)
+    small = {"run.n_smes": 2000, "run.horizon": 6, "run.burn_in": 6}
+    alone = sim.experiments.run_ensemble([package.with_overrides(small)], read_members(path), 1, 3)
+    both = sim.experiments.run_ensemble(
+        [base.with_overrides(small), package.with_overrides(small)], read_members(path), 1, 3
+    )
+    pkg = both.summary[both.summary["scenario"] == package.name].reset_index(drop=True)
+    cols = list(sim.SUMMARY_FIELDS)
+    pd.testing.assert_frame_equal(alone.summary[cols].reset_index(drop=True), pkg[cols])
