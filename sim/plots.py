@@ -23,6 +23,7 @@ __all__ = [
     "losses_by_party",
     "fee_and_leverage",
     "compensation_rate",
+    "difference_bands",
     "comparison_figures",
 ]
 
@@ -170,6 +171,71 @@ def compensation_rate(ts: pd.DataFrame):
     return fig
 
 
+#: Outcomes of :func:`difference_bands` by default: label and scale to the unit shown.
+BAND_OUTCOMES = {
+    "guaranteed_volume": ("Guaranteed lending (100 million yuan)", 1 / YI),
+    "lending_volume": ("Total lending (100 million yuan)", 1 / YI),
+    "default_rate_guaranteed": ("Default rate, guaranteed book (pp p.a.)", 100),
+    "loss_guarantor": ("Guarantors' net loss (100 million yuan)", 1 / YI),
+}
+
+
+def difference_bands(summary: pd.DataFrame, outcomes: dict | None = None):
+    """Paired differences to the first scenario over an ensemble: for every other scenario,
+    the median and the 5-95% band over (member, replication) pairs, one panel per outcome.
+
+    Parameter and stochastic uncertainty together (:func:`sim.experiments.ensemble_bands`);
+    the thick segment is the 25-75% band of the members' own means (parameter uncertainty
+    at the replications' average).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        A summary with a ``member`` column (``gsim compare --ensemble``).
+    outcomes : dict, optional
+        ``{outcome: (label, scale)}`` (default :data:`BAND_OUTCOMES`).
+    """
+    from .experiments import ensemble_bands
+
+    outcomes = BAND_OUTCOMES if outcomes is None else outcomes
+    names = _scenarios(summary)
+    baseline, others = names[0], names[1:]
+    bands = ensemble_bands(summary, baseline, list(outcomes)).set_index(["outcome", "scenario"])
+    key = ["member", "replication"]
+    base = summary[summary["scenario"] == baseline].set_index(key)
+    ncol = min(2, len(outcomes))
+    nrow = -(-len(outcomes) // ncol)
+    fig, axes = plt.subplots(
+        nrow, ncol, figsize=(6.5 * ncol, 0.5 * len(others) * nrow + 2.2 * nrow), squeeze=False
+    )
+    y = np.arange(len(others))[::-1]
+    for ax, (o, (label, scale)) in zip(axes.flat, outcomes.items(), strict=False):
+        for yi, name in zip(y, others, strict=True):
+            b = bands.loc[(o, name)]
+            g = summary[summary["scenario"] == name].set_index(key)
+            common = base.index.intersection(g.index)
+            d = (g.loc[common, o] - base.loc[common, o]).groupby(level="member").mean()
+            iq = np.nanquantile(d.to_numpy(float), [0.25, 0.75]) * scale
+            ax.plot([b["diff_q05"] * scale, b["diff_q95"] * scale], [yi, yi], color="#4C72B0")
+            ax.plot(iq, [yi, yi], color="#4C72B0", lw=5, alpha=0.6, solid_capstyle="butt")
+            ax.plot(b["diff_median"] * scale, yi, "o", color="black", ms=5)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_yticks(y, others)
+        ax.set_ylim(-0.6, len(others) - 0.4)
+        ax.set_title(label, fontsize=10)
+    for ax in list(axes.flat)[len(outcomes) :]:
+        ax.set_visible(False)
+    members = summary["member"].nunique()
+    reps = summary["replication"].nunique()
+    fig.suptitle(
+        f"Difference to {baseline}: median (dot), 5-95% band over {members} ensemble members "
+        f"x {reps} replications (line), 25-75% of members' means (bar)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
 def save(fig, path) -> Path:
     """Save a figure as PNG atomically and close it."""
     path = Path(path)
@@ -182,9 +248,12 @@ def save(fig, path) -> Path:
 def comparison_figures(summary: pd.DataFrame, ts: pd.DataFrame, out_dir) -> list[Path]:
     """Write the standard comparison figures into ``out_dir``; return their paths."""
     out = Path(out_dir)
-    return [
+    paths = [
         save(lending_by_channel(ts), out / "lending_by_channel.png"),
         save(losses_by_party(summary), out / "losses_by_party.png"),
         save(fee_and_leverage(ts), out / "fee_and_leverage.png"),
         save(compensation_rate(ts), out / "compensation_rate.png"),
     ]
+    if "member" in summary and summary["scenario"].nunique() > 1:
+        paths.append(save(difference_bands(summary), out / "difference_bands.png"))
+    return paths

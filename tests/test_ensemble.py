@@ -136,6 +136,7 @@ def test_compare_with_an_ensemble_prints_bands_and_is_independent_of_workers(tmp
         s = pd.read_parquet(out / "summary.parquet")
         assert sorted(s["member"].unique()) == [0, 1] and len(s) == 2 * 2 * 2
         assert (out / "bands.parquet").exists()
+        assert (out / "difference_bands.png").stat().st_size > 10_000
         tables.append(s.sort_values(["scenario", "member", "replication"]).reset_index(drop=True))
     pd.testing.assert_frame_equal(tables[0], tables[1])
 
