@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("01_beijing_2022_package", "02_risk_share_and_fees", "03_sensitivity")
 
 # The test size (tests/test_notebooks.py): runs every cell in about a minute in all.
-SMALL = {"N_SMES": 1500, "REPS": 2, "HORIZON": 12}
+SMALL = {"N_SMES": 1500, "REPS": 2, "HORIZON": 12, "MEMBERS": 3}
 SMALL_EXTRA = {
     "01_beijing_2022_package": {},
     "02_risk_share_and_fees": {"BANK_SHARES": [0.0, 0.2, 0.4], "SUBSIDY_RATES": [0.0, 0.01]},

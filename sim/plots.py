@@ -1,22 +1,20 @@
-"""Figures for scenario comparisons (PNG, matplotlib's Agg backend).
+"""Figures for scenario comparisons (PNG).
 
 Each function takes the ``timeseries`` or ``summary`` table of the output
 contract and returns a :class:`matplotlib.figure.Figure`; :func:`comparison_figures`
-writes the standard set for ``gsim compare``.
+writes the standard set for ``gsim compare``. The figures are made without pyplot, so they
+neither choose nor change the backend: a notebook shows one with ``display(fig)``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from .outputs import atomic_path  # noqa: E402
+from .outputs import atomic_path
 
 __all__ = [
     "lending_by_channel",
@@ -36,6 +34,12 @@ PARTY_LABELS = {
     "national_fund": "National Fund",
     "comp_fund": "Compensation funds",
 }
+
+
+def _subplots(*args, figsize, **kwargs):
+    """``(figure, axes)`` as ``pyplot.subplots`` returns them, without pyplot."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 
 def _monthly_mean(ts: pd.DataFrame, cols) -> pd.DataFrame:
@@ -77,7 +81,7 @@ def _scenarios(df: pd.DataFrame) -> list[str]:
 def lending_by_channel(ts: pd.DataFrame):
     """New lending per month by channel (guaranteed, direct): mean over replications, or
     median and 5-95% band for an ensemble."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = _subplots(1, 2, figsize=(11, 4))
     for name in _scenarios(ts):
         _series(axes[0], ts, name, "new_guaranteed", 1 / YI)
         _series(axes[1], ts, name, "new_direct", 1 / YI)
@@ -97,7 +101,7 @@ def losses_by_party(summary: pd.DataFrame):
     """Credit losses net of recoveries over the horizon, by party and scenario."""
     names = _scenarios(summary)
     means = summary.groupby("scenario", sort=False)[[f"loss_{p}" for p in PARTIES]].mean()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = _subplots(figsize=(8, 4.5))
     x = np.arange(len(names))
     bottom = np.zeros(len(names))
     for p in PARTIES:
@@ -129,7 +133,7 @@ def losses_by_party(summary: pd.DataFrame):
 def fee_and_leverage(ts: pd.DataFrame):
     """Average guarantee fee of new guarantees and guarantor leverage against its cap."""
     m = _monthly_mean(ts, ["leverage_cap"])
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = _subplots(1, 2, figsize=(11, 4))
     for name in _scenarios(ts):
         _series(axes[0], ts, name, "avg_guarantee_fee", 100)
         _series(axes[1], ts, name, "leverage")
@@ -158,7 +162,7 @@ def compensation_rate(ts: pd.DataFrame):
     ].sum()
     g["rate"] = g["compensation"] / g["guarantee_released"].where(g["guarantee_released"] > 0)
     r = g.reset_index()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = _subplots(figsize=(7, 4))
     for name in _scenarios(r):
         for line in _series(ax, r, name, "rate", 100, x="year"):
             line.set_marker("o")
@@ -205,7 +209,7 @@ def difference_bands(summary: pd.DataFrame, outcomes: dict | None = None):
     base = summary[summary["scenario"] == baseline].set_index(key)
     ncol = min(2, len(outcomes))
     nrow = -(-len(outcomes) // ncol)
-    fig, axes = plt.subplots(
+    fig, axes = _subplots(
         nrow, ncol, figsize=(6.5 * ncol, 0.5 * len(others) * nrow + 2.2 * nrow), squeeze=False
     )
     y = np.arange(len(others))[::-1]
@@ -241,7 +245,6 @@ def save(fig, path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -104,18 +104,12 @@ def analyze(design: Design, x: np.ndarray, y: np.ndarray, outcome: str, seed: in
 
 def sensitivity_figure(table: pd.DataFrame):
     """Bar chart of the indices per outcome (total and first order, or mu* and sigma)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # without pyplot: the backend is left alone
 
     outcomes = list(dict.fromkeys(table["outcome"]))
-    fig, axes = plt.subplots(
-        1,
-        len(outcomes),
-        figsize=(5 * len(outcomes), 0.5 + 0.45 * len(table[table["outcome"] == outcomes[0]]) + 1.5),
-        squeeze=False,
-    )
+    rows = len(table[table["outcome"] == outcomes[0]])
+    fig = Figure(figsize=(5 * len(outcomes), 0.5 + 0.45 * rows + 1.5))
+    axes = fig.subplots(1, len(outcomes), squeeze=False)
     for ax, o in zip(axes[0], outcomes, strict=True):
         t = table[table["outcome"] == o].reset_index(drop=True)
         yy = np.arange(len(t))

@@ -19,7 +19,7 @@ NOTEBOOKS = ROOT / "notebooks"
 EXPECTED = ("01_beijing_2022_package", "02_risk_share_and_fees", "03_sensitivity")
 
 # Small size: enough to run every cell and draw every figure, not to read the results.
-SMALL = {"N_SMES": 1500, "REPS": 2, "HORIZON": 12, "SEED": 7, "WORKERS": 1}
+SMALL = {"N_SMES": 1500, "REPS": 2, "HORIZON": 12, "SEED": 7, "WORKERS": 1, "MEMBERS": 3}
 SMALL_EXTRA = {
     "01_beijing_2022_package": {},
     "02_risk_share_and_fees": {"BANK_SHARES": [0.0, 0.2, 0.4], "SUBSIDY_RATES": [0.0, 0.01]},
