@@ -87,6 +87,8 @@ DEFAULT_PORT = 8765
 DEFAULT_N_SMES = 5000
 N_SMES_CHOICES = (1000, 2000, 5000, 10_000, 20_000, 50_000)
 DEFAULTS_LABEL = "(registry defaults)"
+#: Ensemble members behind the dashboard's parameter-uncertainty band.
+ENSEMBLE_MEMBERS = 20
 N_SMES_KEY = "run.n_smes"
 SEED_KEY = "seed"
 #: Risk shares move in whole percentage points.
@@ -262,9 +264,29 @@ class Session:
         The model shown; replaced only by a valid change or Mesa's Reset.
     scenario : Scenario
         The last valid scenario (the file plus the dashboard's overrides).
+    bands : solara.Reactive[dict | None]
+        With ``show_bands``: the 5-95% band and median of every plotted series over the
+        first ``members`` members of ``ensemble`` for :attr:`scenario` (parameter and
+        stochastic uncertainty, one replication per member), keyed by series name.
     """
 
-    def __init__(self, scenario_file=None, *, n_smes: int = DEFAULT_N_SMES, seed: int = 0):
+    def __init__(
+        self,
+        scenario_file=None,
+        *,
+        n_smes: int = DEFAULT_N_SMES,
+        seed: int = 0,
+        ensemble: str | os.PathLike | None = None,
+        members: int = ENSEMBLE_MEMBERS,
+    ):
+        from .ensemble import DEFAULT_ENSEMBLE
+
+        #: the calibrated ensemble of the band (``gsim calibrate --ensemble``), if any
+        self.ensemble = Path(ensemble) if ensemble is not None else Path(DEFAULT_ENSEMBLE)
+        self.members = members
+        #: whether the plots show the ensemble band, and the band (:meth:`compute_bands`)
+        self.show_bands = solara.reactive(False)
+        self.bands: solara.Reactive[dict | None] = solara.reactive(None)
         if scenario_file is None:
             scenario_file = default_scenario_file()
         self.folder = scenario_dir(scenario_file)
@@ -387,6 +409,53 @@ class Session:
         if not self.model.value.running:
             self.needs_reset.value = True
         self.model.value = model
+        if self.show_bands.value:
+            self.compute_bands()
+        return True
+
+    def set_show_bands(self, on: bool) -> bool:
+        """Show (computing it) or hide the ensemble band; False if it cannot be computed."""
+        self.show_bands.value = bool(on)
+        if not on:
+            self.bands.value = None
+            return True
+        return self.compute_bands()
+
+    def compute_bands(self) -> bool:
+        """Run the scenario for each ensemble member and keep each series' band by month.
+
+        Common random numbers across members (``sim.experiments.run_ensemble``); a
+        cumulative plot's series are summed over months within each run before the
+        quantiles are taken.
+        """
+        import time
+
+        from .ensemble import EnsembleError, read_members
+        from .experiments import run_ensemble
+
+        t0 = time.perf_counter()
+        try:
+            frame = read_members(self.ensemble, self.members)
+            ts = run_ensemble([self.scenario], frame, 1, self.seed).timeseries
+        except EnsembleError as exc:
+            self.error.value = (f"ensemble band: {exc}", "scenario")
+            self.show_bands.value = False
+            self.bands.value = None
+            return False
+        series: dict[str, tuple[np.ndarray, ...]] = {}
+        for which, (_, _, entries) in PLOTS.items():
+            for name, _, _ in entries:
+                wide = ts.pivot_table(index="month", columns="member", values=name)
+                if which in CUMULATIVE:
+                    wide = wide.cumsum()
+                q = np.nanquantile(wide.to_numpy(float), [0.05, 0.5, 0.95], axis=1)
+                series[name] = (wide.index.to_numpy(float), *q)
+        self.bands.value = {
+            "series": series,
+            "members": int(ts["member"].nunique()),
+            "file": self.ensemble.name,
+            "seconds": time.perf_counter() - t0,
+        }
         return True
 
     def run_to_end(self) -> None:
@@ -563,6 +632,29 @@ def _show(v) -> str:
 
 
 @solara.component
+def EnsembleBandControl(session: Session):
+    """Switch for the parameter-uncertainty band, and what the band is."""
+    available = session.ensemble.is_file()
+    with solara.Div(classes=["gsim-bands"]):
+        solara.Checkbox(
+            label=f"Ensemble band: {session.members} members of {session.ensemble.name}"
+            if available
+            else f"Ensemble band: no ensemble file ({session.ensemble})",
+            value=session.show_bands.value,
+            on_value=session.set_show_bands,
+            disabled=not available,
+        )
+    bands = session.bands.value
+    if bands:
+        solara.Text(
+            f"Shaded: 5-95% over {bands['members']} parameter sets of {bands['file']} "
+            f"(parameter and stochastic uncertainty), one run each, this scenario and seed; "
+            f"lines: the model you step ({bands['seconds']:.1f} s to compute).",
+            style={"font-size": "0.8em"},
+        )
+
+
+@solara.component
 def ScenarioControls(session: Session):
     values = session.values.value
     with solara.Card("Scenario", classes=["gsim-scenario"]):
@@ -584,6 +676,7 @@ def ScenarioControls(session: Session):
             on_value=lambda v: session.set_value(SEED_KEY, v),
             continuous_update=False,
         )
+        EnsembleBandControl(session)
         ErrorMessage(session, "scenario")
         ErrorPointer(session)
         RunStatus(session)
@@ -705,13 +798,31 @@ PLOTS: dict[str, tuple[str, Callable, tuple[tuple[str, float, str], ...]]] = {
 }
 
 
-def make_figure(model, which: str) -> Figure:
-    """The matplotlib figure of plot ``which`` (a key of :data:`PLOTS`) for ``model``."""
+#: Series drawn on a second axis or as a reference line: no band is drawn for them.
+NO_BAND = frozenset({"compensation", "leverage_cap"})
+
+
+def _draw_bands(ax, which: str, bands: dict) -> None:
+    """The ensemble's 5-95% band of each series of plot ``which``, in the colour its line
+    takes (the series are drawn in the order of :data:`PLOTS`, colours C0, C1, ...)."""
+    for i, (name, scale, _) in enumerate(PLOTS[which][2]):
+        if name in NO_BAND or name not in bands["series"]:
+            continue
+        month, q05, _, q95 = bands["series"][name]
+        ax.fill_between(month, q05 / scale, q95 / scale, color=f"C{i}", alpha=0.15, lw=0)
+
+
+def make_figure(model, which: str, bands: dict | None = None) -> Figure:
+    """The matplotlib figure of plot ``which`` (a key of :data:`PLOTS`) for ``model``,
+    with the ensemble band of :meth:`Session.compute_bands` behind the lines if given."""
     title, draw, _ = PLOTS[which]
     fig = Figure(figsize=(6.4, 3.6), dpi=90, layout="constrained")
     ax = fig.add_subplot()
     d = _frame(model)
     ax2 = None
+    if bands:
+        _draw_bands(ax, which, bands)
+        title = f"{title}\nshaded: 5-95% over {bands['members']} ensemble members"
     if d:
         ax2 = draw(ax, d, model)
     else:
@@ -760,19 +871,23 @@ def caption(model, which: str) -> str:
 
 
 @solara.component
-def SeriesPlot(model, which: str):
-    """One live plot; redrawn when the model steps (Mesa's update counter) or is replaced."""
+def SeriesPlot(model, which: str, session: Session | None = None):
+    """One live plot; redrawn when the model steps (Mesa's update counter) or is replaced,
+    or when the session's ensemble band changes."""
     update_counter.get()
     steps = model.steps
-    fig = solara.use_memo(lambda: make_figure(model, which), [model, steps, which])
+    bands = session.bands.value if session is not None else None
+    fig = solara.use_memo(
+        lambda: make_figure(model, which, bands), [model, steps, which, id(bands)]
+    )
     with solara.Column(gap="0px", classes=[f"gsim-plot-{which}"]):
-        solara.FigureMatplotlib(fig, format="png", dependencies=[model, steps, which])
+        solara.FigureMatplotlib(fig, format="png", dependencies=[model, steps, which, id(bands)])
         solara.Text(caption(model, which), classes=["gsim-caption"], style={"font-size": "0.8em"})
 
 
-def plot_components() -> list:
+def plot_components(session: Session | None = None) -> list:
     """Mesa components (callables of the model, page 0) of the five plots."""
-    return [(lambda model, w=which: SeriesPlot(model, w), 0) for which in PLOTS]
+    return [(lambda model, w=which: SeriesPlot(model, w, session), 0) for which in PLOTS]
 
 
 # ---- the page
@@ -804,7 +919,7 @@ def Dashboard(
         SidebarControls(session)
     SolaraViz(
         session.model,
-        components=plot_components(),
+        components=plot_components(session),
         model_params={"settings": session},
         name=f"gsim dashboard: {session.file.value}",
         play_interval=150,

@@ -107,6 +107,44 @@ def sidebar(session):
     rc.close()
 
 
+# --------------------------------------------------------------------------- ensemble band
+def test_the_ensemble_band_is_drawn_behind_the_plots(tmp_path):
+    """The checkbox runs the scenario for each ensemble member and shades every plot's
+    5-95% band (one band per series, none for reference lines); a lever change recomputes
+    it for the new scenario; a broken ensemble file is an error and leaves the band off."""
+    import pandas as pd
+
+    path = tmp_path / "ens.parquet"
+    pd.DataFrame({"credit.pd": [0.035, 0.045, 0.055], "weight": 1.0}).to_parquet(path)
+    session = app.Session(BEIJING, n_smes=2000, ensemble=path, members=3)
+    box, rc = solara.render(solara.AppLayout(children=[app.Dashboard(session=session)]))
+    before = [w.value for w in walk(box) if isinstance(w, widgets.Image)]
+    boxes = [w for w in walk(with_class(box, "gsim-bands")[0]) if isinstance(w, v.Checkbox)]
+    assert len(boxes) == 1 and "3 members of ens.parquet" in boxes[0].label
+    boxes[0].v_model = True
+    bands = session.bands.value
+    assert bands is not None and bands["members"] == 3
+    month, q05, q50, q95 = bands["series"]["new_guaranteed"]
+    assert len(month) == session.model.value.horizon and (q05 <= q50).all() and (q50 <= q95).all()
+    assert (q95 > q05).any()  # members differ in credit.pd: the band has a width
+    after = [w.value for w in walk(box) if isinstance(w, widgets.Image)]
+    assert all(a != b for a, b in zip(after, before, strict=True))
+    assert "Shaded: 5-95% over 3 parameter sets of ens.parquet" in texts(box)
+    fig = app.make_figure(session.model.value, "lending", bands)
+    assert len(fig.axes[0].collections) == 2 and "3 ensemble members" in fig.axes[0].get_title()
+    assert len(app.make_figure(session.model.value, "leverage", bands).axes[0].collections) == 1
+
+    inner(box, "information.sharing", v.Slider).v_model = 1.0
+    assert session.bands.value is not bands and session.bands.value["members"] == 3
+    rc.close()
+
+    pd.DataFrame({"credit.pdd": [0.04]}).to_parquet(path)
+    broken = app.Session(BEIJING, n_smes=2000, ensemble=path, members=3)
+    assert not broken.set_show_bands(True)
+    assert broken.bands.value is None and not broken.show_bands.value
+    assert "credit.pdd" in broken.error.value[0]
+
+
 # --------------------------------------------------------------------------- the model
 def test_burn_in_runs_when_the_model_is_built(session):
     """The dashboard model starts at month 0 of the horizon: burn-in done, nothing collected,
