@@ -1,37 +1,45 @@
-"""Sweep throughput with 1 and 2 local workers (issue 7), written to BENCHMARKS.md.
+"""Sweep throughput as a user sees it: whole ``gsim sweep`` commands, by worker count.
 
-Runs the same small grid sweep through ``sim.sweeps.execute`` in-process (1 worker) and on
-a local process pool of 2 workers, in this one process, ``--repeats`` times each, and
-reports the median runs per second and their ratio. Usage::
+A grid sweep of ``--runs`` default-size ``beijing_2022`` runs (8 grid points x replications;
+20,000 SMEs, the default burn-in and horizon) is run as a whole command (``python -m
+sim.cli sweep FILE --workers W --quiet``: start-up, pool, planning, runs and merge) for each
+worker count, ``--repeats`` times; the table gives the median wall time, runs per second,
+the speed-up over the first worker count and the parallel efficiency (speed-up / W), and a
+least-squares fit of ``T = s + p / W`` (``s``: the fixed cost of a command). Written as the
+section ``--section`` of BENCHMARKS.md with the machine named::
 
-    python benchmarks/sweep_throughput.py            # writes the "Sweeps" section
-    python benchmarks/sweep_throughput.py --no-write
+    python benchmarks/sweep_throughput.py                          # 1 and 2 workers
+    python benchmarks/sweep_throughput.py --workers 1 2 4 8 16 --section "Sweeps, 16 cores"
+    python benchmarks/sweep_throughput.py --runs 16 --repeats 1 --no-write
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sim.sweeps import execute, load_sweep, make_sweep_executor, model_task, plan_runs
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+GRID_POINTS = 8
 
 SWEEP = """
-description = "throughput benchmark"
+description = "throughput benchmark: {runs} default-size runs of the 2022 package"
 base = "{base}"
 design = "grid"
-replications = 2
+replications = {reps}
 seed = 5
 balance = "guarantor.share"
 
 [set]
 "run.n_smes" = {n}
-"run.horizon" = 24
 
 [parameters]
 "bank.share" = {{ values = [0.0, 0.1, 0.2, 0.3] }}
@@ -39,72 +47,94 @@ balance = "guarantor.share"
 """
 
 
-def throughput(specs, workers: int) -> float:
-    """Runs per second of a full pass over ``specs`` with ``workers`` workers."""
-    with tempfile.TemporaryDirectory() as out:
-        pool = make_sweep_executor(workers)
-        try:
-            # warm the pool (worker start-up and imports are not sweep throughput)
-            if workers > 1:
-                list(pool.executor.map(abs, range(workers)))
-            t0 = time.perf_counter()
-            counts = execute(
-                specs, model_task, out, pool.executor, window=2 * pool.workers, rebuild=pool.rebuild
-            )
-            elapsed = time.perf_counter() - t0
-        finally:
-            pool.close()
-    assert counts["ok"] == len(specs), counts
-    return len(specs) / elapsed
+def whole_command(sweep: Path, out: Path, workers: int) -> float:
+    """Wall seconds of one ``gsim sweep`` command (a fresh interpreter)."""
+    cmd = [sys.executable, "-m", "sim.cli", "sweep", str(sweep), "--out", str(out)]
+    cmd += ["--workers", str(workers), "--quiet", "--overwrite"]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def fixed_cost(workers: list[int], seconds: list[float]) -> tuple[float, float]:
+    """Least-squares ``(s, p)`` of ``T = s + p / W``."""
+    a = np.column_stack([np.ones(len(workers)), 1.0 / np.asarray(workers, float)])
+    (s, p), *_ = np.linalg.lstsq(a, np.asarray(seconds, float), rcond=None)
+    return float(s), float(p)
+
+
+def machine() -> str:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{platform.machine()}, {cpus} cores usable, Python {platform.python_version()}"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--runs", type=int, default=96, help="a multiple of 8 (grid points)")
     ap.add_argument("--smes", type=int, default=20000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--section", default="Sweeps")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = ap.parse_args(argv)
+    if args.runs % GRID_POINTS:
+        ap.error(f"--runs {args.runs}: expected a multiple of {GRID_POINTS}")
     cmd = "python benchmarks/sweep_throughput.py " + " ".join(
         argv if argv is not None else sys.argv[1:]
     )
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        f = Path(tmp) / "bench.toml"
-        base = (ROOT / "scenarios" / "baseline_2021.toml").as_posix()
-        f.write_text(SWEEP.format(base=base, n=args.smes), encoding="utf-8")
-        specs = plan_runs(load_sweep(f))
-    one = statistics.median(throughput(specs, 1) for _ in range(args.repeats))
-    two = statistics.median(throughput(specs, 2) for _ in range(args.repeats))
-    print(
-        f"sweep of {len(specs)} runs ({args.smes:,} SMEs x 36 months each): "
-        f"1 worker {one:.2f} runs/s, 2 workers {two:.2f} runs/s, ratio {two / one:.2f}x"
-    )
+        sweep = Path(tmp) / "bench.toml"
+        base = (ROOT / "scenarios" / "beijing_2022.toml").as_posix()
+        reps = args.runs // GRID_POINTS
+        sweep.write_text(
+            SWEEP.format(base=base, n=args.smes, reps=reps, runs=args.runs), encoding="utf-8"
+        )
+        for w in args.workers:
+            times = [whole_command(sweep, Path(tmp) / f"out{w}", w) for _ in range(args.repeats)]
+            rows.append((w, statistics.median(times)))
+            print(f"{w:>3} workers: {args.runs / rows[-1][1]:6.2f} runs/s ({rows[-1][1]:.2f} s)")
+    w0, t0 = rows[0]
+    lines = [
+        f"## {args.section}",
+        "",
+        f"Command: `{cmd.strip()}`; machine: {machine()}.",
+        "",
+        f"A grid sweep of {args.runs} `beijing_2022` runs ({args.smes:,} SMEs, default burn-in "
+        "and horizon) as a whole `gsim sweep` command (start-up, pool, planning, runs, merge); "
+        f"median of {args.repeats}.",
+        "",
+        "| workers | seconds | runs per second | speed-up | parallel efficiency |",
+        "|---|---|---|---|---|",
+    ]
+    for w, t in rows:
+        speed = t0 / t
+        lines.append(
+            f"| {w} | {t:.2f} | {args.runs / t:.2f} | {speed:.2f}x | {speed * w0 / w:.0%} |"
+        )
+    if len(rows) > 1:
+        s, p = fixed_cost([w for w, _ in rows], [t for _, t in rows])
+        lines += [
+            "",
+            f"Fit `T = s + p / W`: fixed cost s = {s:.2f} s, parallel work p = {p:.2f} s.",
+        ]
+    section = "\n".join([*lines, ""])
+    print(section)
     if args.no_write:
         return 0
-    section = "\n".join(
-        [
-            "## Sweeps",
-            "",
-            f"Command: `{cmd.strip()}`",
-            "",
-            "| executor | runs per second (median) |",
-            "|---|---|",
-            f"| in-process, 1 worker | {one:.2f} |",
-            f"| local process pool, 2 workers | {two:.2f} |",
-            f"| ratio 2 / 1 | {two / one:.2f}x |",
-            "",
-            f"{len(specs)} runs of {args.smes:,} SMEs (12 burn-in + 24 reported months) per pass; "
-            "pool start-up excluded.",
-            "",
-        ]
-    )
     path = Path(args.out)
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    head = text[: text.index("## Sweeps")] if "## Sweeps" in text else text.rstrip() + "\n\n"
-    rest = text[len(head) :]
-    nxt = rest.find("\n## ", 1)  # sections after this one (e.g. the ensemble calibration)
-    tail = rest[nxt + 1 :] if "## Sweeps" in text and nxt >= 0 else ""
-    path.write_text(head + section + ("\n" + tail if tail else ""), encoding="utf-8")
+    heading = f"## {args.section}\n"
+    if heading in text:
+        head = text[: text.index(heading)]
+        rest = text[len(head) + len(heading) :]
+        nxt = rest.find("\n## ")
+        tail = rest[nxt + 1 :] if nxt >= 0 else ""
+        text = head + section + ("\n" + tail if tail else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
     print(f"wrote {path}")
     return 0
 
