@@ -27,7 +27,8 @@ def section(path: Path) -> str:
         HEADING,
         "",
         f"Command: `gsim calibrate --ensemble --n-smes {st['n_smes']} --reps "
-        f"{st['replications']} --seed {st['seed']} --workers 2` (the record of "
+        f"{st['replications']} --waves {st['waves']} --seed {st['seed']} --workers 2` "
+        "(the record of "
         f"`{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}`; this 2-core machine)",
         "",
         "| stage | points | simulator runs | minutes |",

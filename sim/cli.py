@@ -911,7 +911,7 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     show_default=True,
     type=click.IntRange(2, 100_000),
     help="Simulator points per batch of the final stage; those not ruled out are the members; "
-    "further batches run until 100 are accepted, at most 4 batches (--ensemble).",
+    "further batches run until 100 are accepted, at most 8 batches (--ensemble).",
 )
 @click.option(
     "--method",
@@ -944,7 +944,7 @@ def calibrate(
 
     By default one point (least squares); with --ensemble an ensemble of parameter sets
     consistent with the figures (history matching), e.g.
-    gsim calibrate --ensemble --n-smes 20000 --reps 8 --workers 2
+    gsim calibrate --ensemble --n-smes 20000 --reps 4 --waves 4 --workers 2
     """
     from .calibration import calibrate as run_calibration
     from .calibration import calibration_report, write_baseline_block

@@ -15,11 +15,13 @@ al. 2015), as ``docs/calibration.md`` describes:
    Var f_k(θ))`` with the target's tolerance as ``σ_obs`` and a model discrepancy of a
    fixed fraction of the target; ``θ`` is non-implausible when ``max_k I_k <= 3``
    (Pukelsheim's three-sigma rule).
-4. The next wave runs a space-filling set of non-implausible points drawn from many
-   candidates (only the emulators are evaluated); every earlier wave's emulators must also
-   pass them (refocusing). Where no candidate passes (small samples, poor emulators), the
-   wave refocuses on the least implausible ones, and the record says so (0% not ruled
-   out).
+4. The next wave runs non-implausible points drawn at random from many candidates (only
+   the emulators are evaluated); every earlier wave's emulators must also pass them
+   (refocusing). The candidates are a uniform draw over the prior box and, since the
+   region not ruled out soon fills a small fraction of the box, rounds of Gaussian
+   perturbations of the non-implausible points found so far (half their spread in each
+   dimension). Where no candidate passes (small samples, poor emulators), the wave
+   refocuses on the least implausible ones, and the record says so (0% not ruled out).
 5. **Accepted ensemble**: the simulator at non-implausible points of the last wave, kept
    when their *simulated* ``I_max <= 3`` (with their own Monte-Carlo variance).
 
@@ -276,8 +278,8 @@ def history_match(
     points: int | None = None,
     accept: int = 150,
     min_members: int = 100,
-    max_batches: int = 4,
-    candidates: int = 100_000,
+    max_batches: int = 8,
+    candidates: int = 30_000,
     workers: int = 1,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> HistoryMatch:
@@ -304,7 +306,8 @@ def history_match(
         The final stage runs further batches of ``accept`` points until this many are
         accepted, at most ``max_batches`` batches in all.
     candidates : int
-        Points at which the emulators are evaluated per wave.
+        Points at which the emulators are evaluated per draw (the uniform draw of a wave
+        and each round of perturbations).
     progress : callable, optional
         Called as ``progress(stage, done, total)`` after each simulator point.
     """
@@ -323,14 +326,46 @@ def history_match(
     runs = 0
 
     def max_implausibility(u: np.ndarray) -> np.ndarray:
-        """I_max of each candidate under every wave's emulators (the largest of them)."""
+        """I_max of each candidate under every wave's emulators (the largest of them).
+
+        The latest wave's emulators first; a candidate already ruled out is not evaluated
+        by the earlier waves' (its I_max is then a lower bound above the cut-off)."""
         worst = np.zeros(len(u))
-        for wave_emus in emulators:
-            pred = [e.predict(u) for e in wave_emus]
+        alive = np.arange(len(u))
+        for wave_emus in reversed(emulators):
+            if not alive.size:
+                break
+            pred = [e.predict(u[alive]) for e in wave_emus]
             mean = np.column_stack([m for m, _ in pred])
             var = np.column_stack([v for _, v in pred])
-            worst = np.maximum(worst, implausibility(targets, mean, var).max(axis=1))
+            imax = implausibility(targets, mean, var).max(axis=1)
+            worst[alive] = np.maximum(worst[alive], imax)
+            alive = alive[imax <= CUTOFF]
         return worst
+
+    def not_ruled_out(n_wanted: int, seeds: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        """Candidates not ruled out by any wave: a uniform draw over the prior box, then
+        rounds of Gaussian perturbations of the points found so far (and of ``seeds``,
+        the last design's points not ruled out), until ``n_wanted`` are found or five
+        rounds have run. Returns the pool, the uniform draw's non-implausible fraction (the
+        share of the prior box not ruled out) and the uniform draw's I_max."""
+        cand = rng.random((candidates, d))
+        imax = max_implausibility(cand)
+        fraction = float(np.mean(imax <= CUTOFF))
+        pool = cand[imax <= CUTOFF]
+        for _ in range(5):
+            if len(pool) >= n_wanted:
+                break
+            parents = np.vstack([pool, seeds]) if len(seeds) else pool
+            if len(parents) == 0:
+                break
+            sd = 0.5 * (parents.std(axis=0) if len(parents) > 1 else np.full(d, 0.1))
+            sd = np.maximum(sd, 0.01)
+            pick = parents[rng.integers(len(parents), size=candidates)]
+            new = np.clip(pick + rng.normal(size=pick.shape) * sd, 0.0, 1.0)
+            ok = max_implausibility(new) <= CUTOFF
+            pool = np.vstack([pool, new[ok]])
+        return pool, fraction, imax
 
     def run_points(stage, u, executor):
         nonlocal runs
@@ -354,22 +389,24 @@ def history_match(
             wave_emus = [Emulator(x, y[:, k], v[:, k], seed=seed + k) for k in range(len(targets))]
             loo = np.concatenate([e.loo_standardised_errors() for e in wave_emus])
             emulators.append(wave_emus)
-            cand = rng.random((candidates, d))
-            imax = max_implausibility(cand)
-            keep = imax <= CUTOFF
             n_next = accept if w == waves - 1 else points
-            if not keep.any():  # refocus on the least implausible candidates instead
-                keep = imax <= np.sort(imax)[min(n_next, len(imax)) - 1]
+            seeds = design[max_implausibility(design) <= CUTOFF]
+            pool, fraction, imax = not_ruled_out(
+                n_next * (max_batches if w == waves - 1 else 1), seeds
+            )
+            if not len(pool):  # refocus on the least uniform candidates instead
+                cand = rng.random((candidates, d))
+                imax = max_implausibility(cand)
+                pool = cand[imax <= np.sort(imax)[min(n_next, len(imax)) - 1]]
             record.append(
                 Wave(
                     runs=len(design) * replications,
                     points=len(design),
-                    nonimplausible=float(np.mean(imax <= CUTOFF)),
+                    nonimplausible=fraction,
                     loo_outside=float(np.mean(np.abs(loo) > 3)),
                     seconds=time.perf_counter() - t0,
                 )
             )
-            pool = cand[keep]
             order = rng.permutation(len(pool))
             design = pool[order[:n_next]]
         # Final stage: batches of ``accept`` points until ``min_members`` are accepted (or
