@@ -99,8 +99,7 @@ def test_one_version_source():
 
 def test_dev_extra_is_composed_of_the_others():
     """``dev`` pulls the other extras through ``guarantee-sim[...]`` and repeats none of their
-    requirements; the viz extra takes solara-assets through solara's own ``assets`` extra, which
-    pins it to solara's version."""
+    requirements."""
     extras = pyproject()["project"]["optional-dependencies"]
     dev = [Requirement(r) for r in extras["dev"]]
     (self_ref,) = [r for r in dev if canonicalize_name(r.name) == PROJECT]
@@ -111,9 +110,6 @@ def test_dev_extra_is_composed_of_the_others():
     own = [canonicalize_name(r.name) for r in dev if r is not self_ref]
     assert not theirs & set(own), theirs & set(own)
     assert len(own) == len(set(own))
-    viz = {canonicalize_name(Requirement(r).name): Requirement(r) for r in extras["viz"]}
-    assert "assets" in viz["solara"].extras
-    assert "solara-assets" not in viz
 
 
 # --------------------------------------------------------------------------- manifest
