@@ -227,11 +227,14 @@ class DashboardMarket(GuaranteeMarket):
 
 # --------------------------------------------------------------------------- session state
 def scenario_dir(scenario_file: str | os.PathLike | None = None) -> Path:
-    """Folder the scenario picker lists: the starting file's, else ./scenarios, else the repo's."""
+    """Folder the scenario picker lists: the starting file's, else ./scenarios, else the
+    scenario files installed with gsim (:func:`sim.scenario.packaged_scenarios`)."""
+    from .scenario import packaged_scenarios
+
     if scenario_file:
         return Path(scenario_file).resolve().parent
     here = Path.cwd() / "scenarios"
-    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "scenarios"
+    return here if here.is_dir() else packaged_scenarios()
 
 
 def default_scenario_file() -> Path | None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from . import __version__
+
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
 
@@ -30,10 +32,11 @@ class RunsFailed(Exception):
 
 
 def _scenario_dir() -> Path:
+    """``./scenarios`` if there is one, else the scenario files installed with gsim."""
+    from .scenario import packaged_scenarios
+
     here = Path.cwd() / "scenarios"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parent.parent / "scenarios"
+    return here if here.is_dir() else packaged_scenarios()
 
 
 def _load(path: str, sets: tuple[str, ...]):
@@ -152,12 +155,14 @@ def format_value(outcome: str, value: float, diff: bool = False) -> str:
 
 # --------------------------------------------------------------------------- commands
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="guarantee-sim", prog_name="gsim")
+@click.version_option(version=__version__, package_name="guarantee-sim", prog_name="gsim")
 def cli():
     """gsim: simulate the government-bank-guarantor credit market for SMEs.
 
     Run a scenario, compare policy scenarios with common random numbers, list
-    and validate scenario files. See README.md for the quick start.
+    and validate scenario files. A scenario is a file's path or a name (gsim run
+    baseline_2021: ./scenarios/NAME.toml, else the scenarios installed with gsim).
+    See README.md for the quick start.
     """
 
 
@@ -262,7 +267,8 @@ _by_year_option = click.option(
 def run(
     scenario, by_year, ensemble_file, members, sets, reps, seed, out, workers, overwrite, quiet
 ):
-    """Run SCENARIO (a TOML file) for --reps replications and print the mean outcomes."""
+    """Run SCENARIO (a TOML file, or a name such as baseline_2021) for --reps replications
+    and print the mean outcomes."""
     from .experiments import run_replications
 
     sc = _load(scenario, sets)
@@ -370,7 +376,7 @@ def compare(
     overwrite,
     quiet,
 ):
-    """Compare SCENARIO_FILES with common random numbers.
+    """Compare SCENARIO_FILES (paths, or names such as beijing_2022) with common random numbers.
 
     Replication k of every scenario uses the same random numbers for the same
     purposes. Prints each outcome's mean per scenario and the paired difference
@@ -477,7 +483,8 @@ def print_comparison(diffs, names) -> None:
 @click.argument("scenario_file", type=click.Path(dir_okay=False))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Overrides to check too.")
 def validate(scenario_file, sets):
-    """Check SCENARIO_FILE against the parameter registry; print its warnings."""
+    """Check SCENARIO_FILE (a path or a name) against the parameter registry; print its
+    warnings."""
     sc = _load(scenario_file, sets)
     for w in sc.warnings:
         click.echo(f"warning: {scenario_file}: {w}")
@@ -538,7 +545,7 @@ def params(levers, measure, calibrated, fmt):
     "directory",
     default=None,
     type=click.Path(file_okay=False),
-    help="Folder of scenario files (default: ./scenarios).",
+    help="Folder of scenario files (default: ./scenarios, else those installed with gsim).",
 )
 def scenarios(directory):
     """List scenario files with their one-line descriptions."""
@@ -777,7 +784,8 @@ def sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
 
     Each finished run is written as its own file under OUT/runs/, so an
     interrupted sweep continues with --resume. A failing run is recorded with its
-    error and the sweep goes on; the exit code is 1 if any run failed.
+    error and the sweep goes on; the exit code is 1 if any run failed. SWEEP_FILE is a
+    path or a name (risk_share_fee_grid: ./scenarios/sweeps/NAME.toml, else the installed one).
     """
     _, _, _, counts = _execute_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet)
     _report_counts(counts, out)
@@ -954,7 +962,7 @@ def calibrate(
         targets = load_targets(targets_file)
     except TargetsError as exc:
         raise BadInput(str(exc)) from None
-    _load(scenario, ())
+    scenario = _load(scenario, ()).path  # a name becomes its file
     _check_report_path(Path(report))
     if ensemble:
         _check_report_path(Path(ensemble_out))
@@ -1091,7 +1099,7 @@ def viz(scenario, port, host):
     Needs the viz extra: pip install -e '.[viz]'. Works offline.
     """
     if scenario is not None:
-        _load(scenario, ())
+        scenario = _load(scenario, ()).path  # a name becomes its file
     try:
         from .app import ServeError
         from .app import main as serve

@@ -47,7 +47,7 @@ from .adoption import Adoption
 from .calibration import FREE_PARAMETERS, TARGETS, _split, yearly_estimates
 from .parameters import REGISTRY
 from .priors import Prior, uniform
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, load_scenario, packaged_scenarios
 from .targets import Targets
 
 __all__ = [
@@ -67,10 +67,9 @@ __all__ = [
     "ensemble_baseline",
 ]
 
-#: The ensemble of the pre-2022 baseline.
-DEFAULT_ENSEMBLE = (
-    Path(__file__).resolve().parent.parent / "scenarios/ensembles/baseline_2021.parquet"
-)
+#: The ensemble of the pre-2022 baseline (installed with gsim, see
+#: :func:`sim.scenario.packaged_scenarios`).
+DEFAULT_ENSEMBLE = packaged_scenarios() / "ensembles/baseline_2021.parquet"
 
 #: Strengths without a measure, or of a measure but acting before 2022, that the 2021
 #: figures inform: history-matched with the calibrated parameters, over their priors.

@@ -28,6 +28,8 @@ __all__ = [
     "atomic_path",
     "json_default",
     "build_manifest",
+    "software_versions",
+    "git_revision",
     "FolderLock",
     "lock_holder",
     "folder_contents",
@@ -333,13 +335,79 @@ def json_default(o):
     return str(o)
 
 
-def build_manifest(scenarios, seed: int, replications: int, started: datetime, **extra) -> dict:
-    """Manifest of a run: version, command line, seeds, resolved parameters, times."""
+def software_versions() -> dict[str, str]:
+    """Versions of what a run's results depend on: Python, numpy, Mesa and gsim."""
+    import platform
+
+    import mesa
+    import numpy as np
+
     from . import __version__
 
     return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "mesa": getattr(mesa, "__version__", "unknown"),
+        "gsim": __version__,
+    }
+
+
+def git_revision(folder=None) -> dict | None:
+    """The git commit of the source checkout gsim runs from, or ``None``.
+
+    Asks git in the package's folder (``folder``, default: the folder of this module),
+    and only if git tracks this very module there: an installed copy, even one inside some
+    other checkout (a virtual environment in a repository), has no revision. Never fails:
+    no git, a timeout or any git error gives ``None``.
+
+    Returns
+    -------
+    dict or None
+        ``{"commit": <40 hex digits>, "dirty": <tracked files differ from the commit>}``.
+    """
+    import subprocess
+
+    here = Path(__file__).resolve()
+    folder = Path(folder) if folder is not None else here.parent
+
+    def git(*args) -> str | None:
+        try:
+            proc = subprocess.run(
+                ["git", "-C", str(folder), *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                stdin=subprocess.DEVNULL,
+            )
+        except (OSError, subprocess.SubprocessError, ValueError):
+            return None
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    if git("ls-files", "--error-unmatch", "--", here.name) is None:
+        return None
+    commit = git("rev-parse", "--verify", "HEAD")
+    if commit is None or not re.fullmatch(r"[0-9a-f]{40,64}", commit):
+        return None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def build_manifest(scenarios, seed: int, replications: int, started: datetime, **extra) -> dict:
+    """Manifest of a run: versions, git revision, command line, seeds, resolved parameters,
+    times.
+
+    ``versions`` holds the versions of Python, numpy, Mesa and gsim; ``git`` the commit of
+    the source checkout (and whether tracked files differ from it), only when gsim runs
+    from a git checkout (see :func:`git_revision`).
+    """
+    from . import __version__
+
+    revision = git_revision()
+    return {
         "package": "guarantee-sim",
         "version": __version__,
+        "versions": software_versions(),
+        **({"git": revision} if revision is not None else {}),
         "command": sys.argv,
         "started": started.isoformat(),
         "finished": datetime.now(UTC).isoformat(),

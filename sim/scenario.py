@@ -18,6 +18,12 @@ Top-level keys other than tables: ``extends`` (a path relative to the file),
 number of the 2022 measure the file represents). A file is data: it is parsed
 with :mod:`tomllib` and never evaluated.
 
+A scenario is given by path (``scenarios/beijing_2022.toml``) or by name
+(``beijing_2022``): a name, a word of letters, digits, ``_`` and ``-`` that is not an
+existing path, is looked up as ``scenarios/NAME.toml`` in the working folder, then among
+the scenario files installed with gsim (:func:`packaged_scenarios`; see
+:func:`find_scenario`).
+
 Every problem is reported as one :class:`ScenarioError` line naming the file,
 the key, the value and what is allowed.
 """
@@ -27,6 +33,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -46,6 +53,11 @@ __all__ = [
     "file_problem",
     "read_toml",
     "show",
+    "packaged_scenarios",
+    "find_scenario",
+    "lookup_name",
+    "known_names",
+    "unknown_name",
 ]
 
 META_KEYS = ("extends", "description", "measure")
@@ -136,7 +148,8 @@ def load_scenario(
     Parameters
     ----------
     path : str or Path
-        TOML scenario file.
+        TOML scenario file, or the name of one (``"baseline_2021"``; see
+        :func:`find_scenario`).
     overrides : mapping, optional
         Dotted keys and values applied last (as ``--set KEY=VALUE`` does).
     source : str
@@ -152,7 +165,7 @@ def load_scenario(
         On any invalid input, with one line naming file, key, value and what
         is allowed.
     """
-    path = Path(path)
+    path = find_scenario(path)
     values = {k: copy_value(p.default) for k, p in REGISTRY.items()}
     meta = _load_chain(path, values, ())
     _check_resolved(values, str(path))
@@ -201,6 +214,113 @@ def parse_override(text: str) -> tuple[str, Any]:
             "--set credit.pd=0.02 (one --set per key)"
         )
     return key, doc["v"]
+
+
+# --------------------------------------------------------------------------- names
+
+#: What :func:`find_scenario` takes for a name rather than a path.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def packaged_scenarios() -> Path:
+    """The folder of the scenario files that come with gsim.
+
+    An installed wheel holds the repository's ``scenarios/`` folder as ``sim/scenarios/``
+    (same layout: ``sweeps/``, ``targets/``, ``ensembles/``); a source checkout (or an
+    editable install) has it beside the ``sim`` package.
+
+    Returns
+    -------
+    Path
+        ``sim/scenarios`` if it is a folder, else the checkout's ``scenarios``.
+    """
+    here = Path(__file__).resolve().parent
+    installed = here / "scenarios"
+    return installed if installed.is_dir() else here.parent / "scenarios"
+
+
+def _folders(sub: str) -> list[Path]:
+    """``./scenarios/SUB`` then the packaged ``SUB`` folder (the same folder once)."""
+    folders = []
+    for folder in (Path("scenarios") / sub, packaged_scenarios() / sub):
+        try:
+            if folder.is_dir() and all(not f.samefile(folder) for f in folders):
+                folders.append(folder)
+        except OSError:
+            continue
+    return folders
+
+
+def lookup_name(name: str, sub: str = "") -> Path | None:
+    """The file a name stands for, or ``None``.
+
+    Parameters
+    ----------
+    name : str
+        A name such as ``"baseline_2021"`` (no ``.toml``).
+    sub : str
+        Subfolder of the scenario folders to look in (``"sweeps"`` for sweep files).
+
+    Returns
+    -------
+    Path or None
+        ``scenarios/SUB/NAME.toml`` relative to the working folder if it exists, else the
+        installed one (:func:`packaged_scenarios`), else ``None``. ``None`` too when
+        ``name`` is not a name (:data:`NAME_PATTERN`).
+    """
+    if not NAME_PATTERN.fullmatch(name):
+        return None
+    for folder in _folders(sub):
+        candidate = folder / f"{name}.toml"
+        if os.path.lexists(candidate):
+            return candidate
+    return None
+
+
+def known_names(sub: str = "") -> list[str]:
+    """Sorted names of the ``*.toml`` files :func:`lookup_name` can find in ``sub``."""
+    return sorted({f.stem for folder in _folders(sub) for f in folder.glob("*.toml")})
+
+
+def find_scenario(ref, sub: str = "", what: str = "scenario") -> Path:
+    """The file a scenario (or sweep) argument refers to: a path, or a name.
+
+    A path is returned as given, whether or not it exists (reading it reports any
+    problem, as for every path). A name (:data:`NAME_PATTERN`: no ``.toml``, no folder)
+    that is not an existing path is looked up with :func:`lookup_name`.
+
+    Parameters
+    ----------
+    ref : str or Path
+        Path or name, e.g. ``"scenarios/beijing_2022.toml"`` or ``"beijing_2022"``.
+    sub : str
+        Subfolder for names (``"sweeps"`` for sweep files).
+    what : str
+        What the file is, for the message (``"scenario"``, ``"sweep"``).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ScenarioError
+        For a name that matches no file, in one line listing the known names.
+    """
+    text = os.fspath(ref)
+    if not isinstance(text, str) or not NAME_PATTERN.fullmatch(text) or os.path.lexists(text):
+        return Path(ref)
+    found = lookup_name(text, sub)
+    if found is None:
+        raise ScenarioError(f"{text}: {unknown_name(sub, what)}")
+    return found
+
+
+def unknown_name(sub: str = "", what: str = "scenario") -> str:
+    """What is wrong with a name :func:`lookup_name` does not find, listing the known names
+    (the caller puts the name, and where it was given, in front)."""
+    names = ", ".join(known_names(sub)) or "none"
+    return f"no such {what} file or name (known names: {names})"
 
 
 # --------------------------------------------------------------------------- internals

@@ -4,7 +4,7 @@ A sweep file (TOML) names a base scenario, the parameters to vary with their
 ranges or lists, a design, replications and a seed::
 
     description = "Bank share x fee subsidy"
-    base = "../beijing_2022.toml"        # relative to this file
+    base = "../beijing_2022.toml"        # relative to this file, or a name: "beijing_2022"
     design = "grid"                      # grid | lhs | sobol | morris
     samples = 16                         # lhs: points; sobol: base samples N; morris: trajectories
     replications = 4
@@ -58,14 +58,18 @@ import numpy as np
 
 from .parameters import REGISTRY, RISK_SHARE_KEYS
 from .scenario import (
+    NAME_PATTERN,
     Scenario,
     ScenarioError,
     _unknown,
     file_problem,
+    find_scenario,
     load_scenario,
+    lookup_name,
     read_toml,
     safe_check,
     show,
+    unknown_name,
 )
 
 __all__ = [
@@ -283,6 +287,17 @@ def check_design_size(src, method, names, values, samples, reps, base, bounds) -
 def load_sweep(path) -> Sweep:
     """Load and validate a sweep file; every design point is validated too.
 
+    Parameters
+    ----------
+    path : str or Path
+        The sweep file, or its name (``"risk_share_fee_grid"``: ``scenarios/sweeps/NAME.toml``
+        in the working folder, else the installed one; see :func:`sim.scenario.find_scenario`).
+        Its ``base`` is a path relative to the sweep file, or a scenario's name.
+
+    Returns
+    -------
+    Sweep
+
     Raises
     ------
     ScenarioError
@@ -290,7 +305,7 @@ def load_sweep(path) -> Sweep:
     """
     from .outcomes import SUMMARY_FIELDS
 
-    path = Path(path)
+    path = find_scenario(path, "sweeps", "sweep")
     src = str(path)
     data = read_toml(path)
     for key, val in data.items():
@@ -309,7 +324,9 @@ def load_sweep(path) -> Sweep:
             raise ScenarioError(f"{src}: {key} = {show(v)}: expected {what}")
         return v
 
-    base_ref = need("base", str, "the base scenario file (a path relative to the sweep file)")
+    base_ref = need(
+        "base", str, "the base scenario file (a path relative to the sweep file, or a name)"
+    )
     design = data.get("design", "grid")
     if design not in DESIGNS:
         raise ScenarioError(
@@ -349,8 +366,13 @@ def load_sweep(path) -> Sweep:
     fixed = data.get("set", {})
     if not isinstance(fixed, dict):
         raise ScenarioError(f"{src}: set = {show(fixed)}: expected a table of KEY = VALUE")
+    base_path = path.parent / base_ref
+    if NAME_PATTERN.fullmatch(base_ref) and not os.path.lexists(base_path):
+        base_path = lookup_name(base_ref)  # a scenario's name, not a file beside the sweep
+        if base_path is None:
+            raise ScenarioError(f"{src}: base = {base_ref!r}: {unknown_name()}")
     try:
-        base_path = (path.parent / base_ref).resolve()
+        base_path = base_path.resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL character
         raise ScenarioError(f"{src}: base = {show(base_ref)}: cannot resolve: {exc}") from None
     problem = file_problem(base_path)

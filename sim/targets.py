@@ -42,12 +42,13 @@ from pathlib import Path
 import numpy as np
 
 from .outcomes import SUMMARY_FIELDS
-from .scenario import ScenarioError, file_problem, read_toml, show
+from .scenario import ScenarioError, file_problem, packaged_scenarios, read_toml, show
 
 __all__ = ["Target", "Targets", "TargetsError", "load_targets", "DEFAULT_TARGETS"]
 
-#: The targets of the pre-2022 baseline.
-DEFAULT_TARGETS = Path(__file__).resolve().parent.parent / "scenarios/targets/beijing_2021.toml"
+#: The targets of the pre-2022 baseline (installed with gsim, see
+#: :func:`sim.scenario.packaged_scenarios`).
+DEFAULT_TARGETS = packaged_scenarios() / "targets/beijing_2021.toml"
 
 _REQUIRED = ("value", "tolerance", "year", "source")
 _OPTIONAL = ("outcome", "pooled", "unit")
