@@ -1,0 +1,200 @@
+"""Where the time of many small runs goes: one default-size run, and a 2-worker sweep.
+
+Part 1 times a default-size ``beijing_2022`` run (20,000 SMEs, default burn-in and horizon)
+in a process that has already run one (imports and caches warm), median of ``--repeats``:
+scenario resolution, model construction, the monthly steps (by stage, with
+``benchmarks/profile_step.py``'s timers), and collecting the results (summary and monthly
+series); then nanoseconds per SME-month of the whole.
+
+Part 2 takes a grid sweep of ``--runs`` such runs with ``--workers`` workers apart: the
+interpreter with ``import sim.cli`` (a fresh process), planning (``load_sweep`` and
+``plan_runs``), pool start-up, the runs (``sim.sweeps.execute``: workers run, the parent
+writes each run's file), the merge and its Parquet files, and the whole command; the
+remainder is what the parts do not explain. Written as the section ``## Where the time of
+small runs goes`` of BENCHMARKS.md::
+
+    python benchmarks/overhead.py
+    python benchmarks/overhead.py --runs 16 --repeats 2 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from profile_step import timed_stages  # noqa: E402
+from sweep_throughput import GRID_POINTS, SWEEP, machine  # noqa: E402
+
+import sim  # noqa: E402
+from sim.outcomes import SUMMARY_FIELDS  # noqa: E402
+from sim.outputs import write_parquet  # noqa: E402
+from sim.sweeps import execute, load_sweep, make_sweep_executor, merge, model_task, plan_runs  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "scenarios" / "beijing_2022.toml"
+HEADING = "## Where the time of small runs goes"
+
+
+def _median_time(fn, repeats: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def one_run(n: int, repeats: int) -> tuple[list[tuple[str, float]], float]:
+    """Milliseconds of each part of one run, and ns per SME-month of the whole."""
+    overrides = {"run.n_smes": n}
+    sc = sim.load_scenario(SCENARIO, overrides=overrides)
+    sim.GuaranteeMarket(sc, rng=0).run()  # warm
+    t_load, sc = _median_time(lambda: sim.load_scenario(SCENARIO, overrides=overrides), repeats)
+    t_build, _ = _median_time(lambda: sim.GuaranteeMarket(sc, rng=1), repeats)
+    runs = []
+    for r in range(repeats):
+        model = sim.GuaranteeMarket(sc, rng=r)
+        t0 = time.perf_counter()
+        model.run()
+        runs.append(time.perf_counter() - t0)
+    t_run = statistics.median(runs)
+
+    def results():
+        model.summary()
+        model.datacollector.get_model_vars_dataframe()
+
+    t_res, _ = _median_time(results, repeats)
+    seconds: dict[str, float] = defaultdict(float)
+    model = sim.GuaranteeMarket(sc, rng=99)
+    with timed_stages(seconds):
+        t0 = time.perf_counter()
+        model.run()
+        staged = time.perf_counter() - t0
+    months = model.burn_in + model.horizon
+    rows = [("scenario resolution (load_scenario)", t_load), ("model construction", t_build)]
+    top = sorted(seconds.items(), key=lambda kv: -kv[1])
+    for name, s in top[:6]:
+        rows.append((f"  step: `{name}`", s * t_run / staged))
+    rest = sum(s for _, s in top[6:]) + (staged - sum(seconds.values()))
+    rows.append(("  step: other stages and the step's own work", rest * t_run / staged))
+    rows.append((f"monthly steps ({months} months), total", t_run))
+    rows.append(("results (summary and monthly series)", t_res))
+    total = t_load + t_build + t_run + t_res
+    rows.append(("total", total))
+    return [(k, 1e3 * v) for k, v in rows], total / (n * months) * 1e9
+
+
+def sweep_parts(n: int, runs: int, workers: int, repeats: int) -> list[tuple[str, float]]:
+    """Seconds of each part of a sweep command."""
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "bench.toml"
+        f.write_text(
+            SWEEP.format(base=SCENARIO.as_posix(), n=n, reps=runs // GRID_POINTS, runs=runs),
+            encoding="utf-8",
+        )
+        t_import, _ = _median_time(
+            lambda: subprocess.run([sys.executable, "-c", "import sim.cli"], check=True), repeats
+        )
+        t_plan, specs = _median_time(lambda: plan_runs(load_sweep(f)), repeats)
+        t0 = time.perf_counter()
+        pool = make_sweep_executor(workers)
+        list(pool.executor.map(abs, range(max(workers, 1))))
+        t_pool = time.perf_counter() - t0
+        try:
+            t0 = time.perf_counter()
+            counts = execute(specs, model_task, Path(tmp) / "o", pool.executor, window=2 * workers)
+            t_runs = time.perf_counter() - t0
+        finally:
+            pool.close()
+        assert counts["ok"] == len(specs), counts
+
+        def merged():
+            summary, ts = merge(specs, Path(tmp) / "o", SUMMARY_FIELDS)
+            write_parquet(summary, Path(tmp) / "summary.parquet")
+            write_parquet(ts, Path(tmp) / "timeseries.parquet")
+
+        t_merge, _ = _median_time(merged, repeats)
+        cmd = [sys.executable, "-m", "sim.cli", "sweep", str(f), "--out", str(Path(tmp) / "w")]
+        cmd += ["--workers", str(workers), "--quiet", "--overwrite"]
+        t_whole, _ = _median_time(
+            lambda: subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL), repeats
+        )
+    parts = [
+        ("interpreter and `import sim.cli`", t_import),
+        ("planning (load_sweep, plan_runs)", t_plan),
+        (f"pool start-up ({workers} workers)", t_pool),
+        (f"runs ({runs}, parent writes each run file)", t_runs),
+        ("merge and Parquet files", t_merge),
+    ]
+    parts.append(("remainder (checks, manifest, shutdown)", t_whole - sum(s for _, s in parts)))
+    parts.append(("whole command", t_whole))
+    return parts
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--smes", type=int, default=20_000)
+    ap.add_argument("--runs", type=int, default=96)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    args = ap.parse_args(argv)
+    cmd = "python benchmarks/overhead.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    rows, ns = one_run(args.smes, args.repeats)
+    parts = sweep_parts(args.smes, args.runs, args.workers, args.repeats)
+    total = rows[-1][1]
+    runs_s = dict(parts)[f"runs ({args.runs}, parent writes each run file)"]
+    per_run_pool = runs_s * args.workers / args.runs * 1e3
+    lines = [
+        HEADING,
+        "",
+        f"Command: `{cmd.strip()}`; machine: {machine()}.",
+        "",
+        f"One default-size `beijing_2022` run ({args.smes:,} SMEs) in a warm process, median "
+        f"of {args.repeats}: **{ns:.0f} ns per SME-month** in all.",
+        "",
+        "| part | ms | share |",
+        "|---|---|---|",
+        *[f"| {k} | {v:.1f} | {v / total:.0%} |" for k, v in rows],
+        "",
+        f"A sweep of {args.runs} such runs with {args.workers} workers, as a whole command and "
+        "by part (seconds):",
+        "",
+        "| part | seconds |",
+        "|---|---|",
+        *[f"| {k} | {v:.2f} |" for k, v in parts],
+        "",
+        f"A run costs {per_run_pool:.0f} ms of a worker's time in the pool against "
+        f"{total:.0f} ms alone in a warm process (the pool's task traffic, the parent's writing "
+        "of every run's file and contention for the cores make the difference).",
+        "",
+    ]
+    section = "\n".join(lines)
+    print(section)
+    if args.no_write:
+        return 0
+    path = Path(args.out)
+    text = path.read_text(encoding="utf-8")
+    if HEADING in text:
+        head = text[: text.index(HEADING)]
+        rest = text[text.index(HEADING) + len(HEADING) :]
+        nxt = rest.find("\n## ")
+        text = head + section + ("\n" + rest[nxt + 1 :] if nxt >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {HEADING!r} to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
