@@ -1,5 +1,5 @@
 # gsim: two commands do all their own set-up (see README).
-#   make demo   create .venv, install, run the flagship comparison at the default size
+#   make demo   create .venv, install, compare baseline_2021 with beijing_2022 over 20 ensemble members
 #   make test   create .venv with the dev extras, run ruff and the whole test suite
 
 SHELL := /bin/bash
@@ -17,7 +17,7 @@ REPORT_OUT ?= reports
 .PHONY: demo test lint format bench report report-small clean help
 
 help:
-	@echo "make demo   - install and run the flagship comparison (baseline_2021 vs beijing_2022)"
+	@echo "make demo   - install and compare baseline_2021 with beijing_2022 over the calibrated ensemble (20 members)"
 	@echo "make test   - install dev extras, run ruff and the test suite"
 	@echo "make bench  - run the benchmark scripts (writes BENCHMARKS.md)"
 	@echo "make report - execute the report notebooks at full size into HTML under reports/"
@@ -37,7 +37,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/gsim compare scenarios/baseline_2021.toml scenarios/beijing_2022.toml --reps 20 \
+	$(BIN)/gsim compare scenarios/baseline_2021.toml scenarios/beijing_2022.toml \
+	  --ensemble scenarios/ensembles/baseline_2021.parquet --members 20 --reps 1 --workers 2 \
 	  --out $(DEMO_OUT) --overwrite
 
 $(VENV)/.installed-report: pyproject.toml | $(BIN)/python
