@@ -135,16 +135,33 @@ def evaluate(
 
 def yearly_estimates(scenario, replications, seed, targets: Targets, workers=1, executor=None):
     """The stratified runs' outcomes by calendar year (one row per run and year)."""
-    from .experiments import run_each, summary_by_year
+    return yearly_estimates_many([scenario], replications, seed, targets, workers, executor)[0]
 
-    laid_out = scenario.with_overrides(
-        {"run.burn_in": targets.burn_in, "run.horizon": targets.horizon}
-    )
-    runs = stratified_runs(laid_out, replications)
-    _, ts = run_each(runs, seed, workers=workers, timeseries=True, executor=executor)
-    years = summary_by_year(ts)
-    years["year"] = years["year"] + targets.years[0] - 1
-    return years
+
+def yearly_estimates_many(
+    scenarios, replications, seed, targets: Targets, workers=1, executor=None, progress=None
+) -> list:
+    """:func:`yearly_estimates` of several scenarios (e.g. the points of a design), with
+    all their runs submitted at once so that the workers are never idle between points.
+
+    ``progress`` is called with 1 after each finished run."""
+    import pandas as pd
+
+    from .experiments import yearly_each
+
+    runs = []
+    for sc in scenarios:
+        laid_out = sc.with_overrides(
+            {"run.burn_in": targets.burn_in, "run.horizon": targets.horizon}
+        )
+        runs += stratified_runs(laid_out, replications)
+    frames = yearly_each(runs, seed, workers=workers, executor=executor, progress=progress)
+    out = []
+    for i in range(len(scenarios)):
+        years = pd.concat(frames[i * replications : (i + 1) * replications], ignore_index=True)
+        years["year"] = years["year"] + targets.years[0] - 1
+        out.append(years)
+    return out
 
 
 def stratified_runs(scenario: Scenario, n: int) -> list[tuple[Scenario, int]]:

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from .adoption import Adoption
-from .calibration import FREE_PARAMETERS, TARGETS, _split, yearly_estimates
+from .calibration import FREE_PARAMETERS, TARGETS, _split, yearly_estimates_many
 from .parameters import REGISTRY
 from .priors import Prior, uniform
 from .scenario import Scenario, load_scenario, packaged_scenarios
@@ -218,13 +218,18 @@ class HistoryMatch:
     settings: dict = field(default_factory=dict)
 
 
-def _simulate(base, dims, u, targets, reps, seed, executor):
-    """Targets' means and Monte-Carlo variances at unit points ``u`` (rows)."""
-    means, variances = [], []
+def _simulate(base, dims, u, targets, reps, seed, executor, progress=None):
+    """Targets' means and Monte-Carlo variances at unit points ``u`` (rows), every run of
+    every point submitted at once (``progress`` is called with 1 after each run)."""
+    scenarios = []
     for row in u:
         x = [d.value(ui) for d, ui in zip(dims, row, strict=True)]
-        sc = base.with_overrides(theta_overrides(base, dims, x))
-        years = yearly_estimates(sc, reps, seed, targets, executor=executor)
+        scenarios.append(base.with_overrides(theta_overrides(base, dims, x)))
+    per_point = yearly_estimates_many(
+        scenarios, reps, seed, targets, executor=executor, progress=progress
+    )
+    means, variances = [], []
+    for years in per_point:
         m, v = [], []
         for t in targets:
             y = years[years["year"] == t.year]
@@ -368,15 +373,19 @@ def history_match(
 
     def run_points(stage, u, executor):
         nonlocal runs
-        means, variances = [], []
-        for i, row in enumerate(u):
-            m, v = _simulate(base, dims, row[None, :], targets, replications, seed, executor)
-            means.append(m[0])
-            variances.append(v[0])
-            runs += replications
-            if progress:
-                progress(stage, i + 1, len(u))
-        return np.array(means), np.array(variances)
+        done = 0
+
+        def one_run(_):
+            nonlocal done
+            done += 1
+            if progress and done % replications == 0:  # a point's worth of runs
+                progress(stage, done // replications, len(u))
+
+        means, variances = _simulate(
+            base, dims, u, targets, replications, seed, executor, progress=one_run
+        )
+        runs += replications * len(u)
+        return means, variances
 
     with make_executor(workers) as executor:
         design = qmc.LatinHypercube(d=d, seed=rng).random(points)

@@ -98,6 +98,35 @@ def _task(args):
     return run_replication(scenario, seed, rep, timeseries=timeseries, member=member)
 
 
+def _yearly_task(args):
+    """One run's outcomes year by year, computed in the worker (only they travel back)."""
+    from .outcomes import yearly_outcomes
+
+    scenario, seed, rep = args
+    _, ts = run_replication(scenario, seed, rep, timeseries=True)
+    years = yearly_outcomes(ts)
+    years.insert(0, "replication", rep)
+    years.insert(0, "scenario", scenario.name)
+    return years
+
+
+def yearly_each(
+    runs: Sequence[tuple[Scenario, int]],
+    seed: int = 0,
+    *,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+    executor: cf.Executor | None = None,
+) -> list[pd.DataFrame]:
+    """Run explicit (scenario, replication) runs; return each run's outcomes by year.
+
+    The same rows as :func:`summary_by_year` of the runs' monthly series, computed in the
+    workers, so that only a few rows per run travel back (calibration runs thousands).
+    """
+    tasks = [(sc, seed, k) for sc, k in runs]
+    return _map(tasks, workers, progress, executor, fn=_yearly_task)
+
+
 class InProcessExecutor(cf.Executor):
     """An executor that runs each task in the calling process when submitted."""
 
@@ -173,20 +202,21 @@ def _map(
     workers: int,
     progress: Callable[[int], None] | None,
     executor: cf.Executor | None = None,
+    fn: Callable = _task,
 ) -> list:
-    """Run tasks in order of submission, in-process, on a new process pool, or on
-    ``executor`` (kept open by the caller across many calls)."""
+    """Run ``fn`` over tasks in order of submission, in-process, on a new process pool, or
+    on ``executor`` (kept open by the caller across many calls)."""
     results: list = [None] * len(tasks)
     if executor is None and workers <= 1:  # in order: the first failure stops the loop
         for i, t in enumerate(tasks):
-            results[i] = _task(t)
+            results[i] = fn(t)
             if progress:
                 progress(1)
         return results
     if executor is None:
         with make_executor(workers) as pool:
-            return _map(tasks, workers, progress, pool)
-    futures = {executor.submit(_task, t): i for i, t in enumerate(tasks)}
+            return _map(tasks, workers, progress, pool, fn)
+    futures = {executor.submit(fn, t): i for i, t in enumerate(tasks)}
     for fut in cf.as_completed(futures):
         results[futures[fut]] = fut.result()
         if progress:

@@ -232,3 +232,21 @@ def test_a_scenario_keeps_its_own_policy_values_under_an_ensemble(tmp_path):
     pkg = both.summary[both.summary["scenario"] == package.name].reset_index(drop=True)
     cols = list(sim.SUMMARY_FIELDS)
     pd.testing.assert_frame_equal(alone.summary[cols].reset_index(drop=True), pkg[cols])
+
+
+def test_batched_yearly_estimates_equal_the_monthly_route():
+    """Calibration's runs, batched over points and reduced to years in the workers, give
+    exactly the rows of the monthly series reduced in the parent (2 workers vs in-process)."""
+    from sim.calibration import TARGETS, stratified_runs, yearly_estimates_many
+    from sim.experiments import make_executor, run_each, summary_by_year
+
+    base = sim.load_scenario(BASELINE, overrides={"run.n_smes": 1500})
+    scenarios = [base, base.with_overrides({"credit.pd": 0.03})]
+    with make_executor(2) as pool:
+        batched = yearly_estimates_many(scenarios, 3, 11, TARGETS, executor=pool)
+    for sc, got in zip(scenarios, batched, strict=True):
+        laid = sc.with_overrides({"run.burn_in": TARGETS.burn_in, "run.horizon": TARGETS.horizon})
+        _, ts = run_each(stratified_runs(laid, 3), 11, timeseries=True)
+        want = summary_by_year(ts)
+        want["year"] = want["year"] + TARGETS.years[0] - 1
+        pd.testing.assert_frame_equal(want, got)
