@@ -31,7 +31,7 @@ from .agents import (
 from .applications import DIRECT_ROUTE, GUARANTEE_ROUTE, REJECT, Applications
 from .credit_risk import conditional_pd, monthly_hazard
 from .ledger import Ledger
-from .outcomes import MONTHLY_SERIES, party_losses, summarize, summarize_by_year
+from .outcomes import FLOW_SERIES, MONTHLY_SERIES, party_losses, summarize, summarize_by_year
 from .parameters import BANK_TYPES, REGISTRY, SECTORS, SHOCK_SECTORS, SIZE_CLASSES
 from .population import DIRECT, SMEPopulation
 from .risk_sharing import allocate_loss, share_recovery
@@ -95,6 +95,12 @@ class GuaranteeMarket(mesa.Model):
         All flows of money.
     weight : float
         Real firms represented by one simulated SME (``population_weight``).
+    record : dict
+        The current month's values of :data:`sim.outcomes.MONTHLY_SERIES` (units in
+        :data:`sim.outcome_registry.OUTCOMES`).
+    totals : dict
+        The flows of :data:`sim.outcomes.FLOW_SERIES` summed over the reported months so
+        far (stocks and ratios are not summed: read them from ``record``).
     datacollector : mesa.DataCollector
         Monthly series over the reported horizon.
 
@@ -215,7 +221,7 @@ class GuaranteeMarket(mesa.Model):
         )
 
         self.record: dict[str, float] = dict.fromkeys(MONTHLY_SERIES, 0.0)
-        self.totals: dict[str, float] = dict.fromkeys(MONTHLY_SERIES, 0.0)
+        self.totals: dict[str, float] = dict.fromkeys(FLOW_SERIES, 0.0)
         self.datacollector = mesa.DataCollector(
             model_reporters={k: partial(_record_value, key=k) for k in MONTHLY_SERIES}
         )
@@ -818,19 +824,19 @@ class GuaranteeMarket(mesa.Model):
         r["capacity_headroom"] = float(
             sum(max(0.0, g.leverage_cap * g.equity - g.net_liability) for g in self.guarantors)
         )
-        r["insolvent_guarantors"] = float(np.count_nonzero(equity <= 0))
+        r["insolvent_guarantors"] = int(np.count_nonzero(equity <= 0))
         r["reguarantor_equity"] = self.reguarantor.equity
         r["national_fund_equity"] = self.national_fund.equity
         r["bank_equity"] = led.balance[self.bank_accounts].sum()
-        r["national_fund_sharing"] = float(self.national_fund.sharing)
+        r["national_fund_sharing"] = int(self.national_fund.sharing)
         scores = np.array([g.score for g in self.guarantors])
         r["mean_evaluation_score"] = (
             float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan")
         )
-        r["month"] = float(self.horizon_month)
+        r["month"] = int(self.horizon_month)
         if self.in_horizon:
-            for k, v in r.items():
-                self.totals[k] += v
+            for k in FLOW_SERIES:
+                self.totals[k] += r[k]
             self.datacollector.collect(self)
         if self.month >= self.burn_in + self.horizon:
             self.running = False

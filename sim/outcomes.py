@@ -4,7 +4,8 @@ Monthly series are the model's ``record`` of each month, collected by Mesa's
 :class:`~mesa.DataCollector` over the reported horizon. Flows are in yuan (or
 firms) already scaled to the represented population; stocks are month-end
 values. :func:`summarize` turns the horizon into the scalar outcomes of the
-output contract (``architecture.md``); rates are fractions.
+output contract (``architecture.md``); rates are fractions. The unit, label and kind
+of every column are in :data:`sim.outcome_registry.OUTCOMES`.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import pandas as pd
 
 from .credit_risk import annual_rate
 from .ledger import Ledger
+from .outcome_registry import OUTCOMES
 
 __all__ = [
+    "FLOW_SERIES",
     "MONTHLY_SERIES",
     "SUMMARY_FIELDS",
     "party_losses",
@@ -111,6 +114,11 @@ MONTHLY_SERIES: tuple[str, ...] = (
     "national_fund_sharing",
     "mean_evaluation_score",
 )
+
+#: The monthly series that are flows (kind ``flow`` in the outcome registry): the ones
+#: summed over months (``GuaranteeMarket.totals``, the yearly outcomes). Stocks, ratios and
+#: the month are never summed.
+FLOW_SERIES: tuple[str, ...] = tuple(k for k in MONTHLY_SERIES if OUTCOMES[k].kind == "flow")
 
 #: Scalar outcomes of :func:`summarize`, in order (the ``summary.parquet`` columns
 #: after the identifiers).
@@ -248,7 +256,7 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b > 0 else float("nan")
 
 
-def summarize(model) -> dict[str, float]:
+def summarize(model) -> dict[str, float | int]:
     """Scalar outcomes of a run over its reported horizon.
 
     Volumes and losses are yuan over the horizon (scaled to the represented
@@ -258,7 +266,8 @@ def summarize(model) -> dict[str, float]:
     statistics define 担保代偿率; ``leverage`` is guarantee liability over net
     assets at the end of the horizon (放大倍数). Firm counts are firm-years (each
     firm once per year of the horizon, as a firm survey counts it); ``borrowers``
-    counts distinct firms served over the whole horizon.
+    counts distinct firms served over the whole horizon. True counts (``integer`` in the
+    outcome registry: ``insolvent_guarantors``) are ints, every other outcome a float.
     """
     s = model.smes
     scores = [g.score for g in model.guarantors]
@@ -303,7 +312,7 @@ def yearly_outcomes(frame) -> pd.DataFrame:
     rows = []
     months_of = (frame["month"].astype(int) - 1) // 12 + 1
     for year, months in frame[list(MONTHLY_SERIES)].groupby(months_of.to_numpy(), sort=True):
-        t = months.sum().to_dict()
+        t = months[list(FLOW_SERIES)].sum().to_dict()
         last = months.iloc[-1].to_dict()
         losses = {p: t[f"loss_{p}"] for p in PARTIES}
         out = _outcomes(
@@ -319,8 +328,9 @@ def yearly_outcomes(frame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["year", *SUMMARY_FIELDS])
 
 
-def _outcomes(t, last, losses, side_recoveries, borrowers, months, score) -> dict[str, float]:
-    """The summary outcomes from summed monthly records ``t`` and the last month's ``last``."""
+def _outcomes(t, last, losses, side_recoveries, borrowers, months, score) -> dict:
+    """The summary outcomes from the flows summed over months ``t`` and the last month's
+    record ``last``; true counts as ints, the rest as floats."""
     lending = t["new_direct"] + t["new_guaranteed"]
     out = {
         "lending_volume": lending,
@@ -402,4 +412,4 @@ def _outcomes(t, last, losses, side_recoveries, borrowers, months, score) -> dic
         ),
         "mean_evaluation_score": score,
     }
-    return {k: float(out[k]) for k in SUMMARY_FIELDS}
+    return {k: int(out[k]) if OUTCOMES[k].integer else float(out[k]) for k in SUMMARY_FIELDS}
