@@ -52,6 +52,7 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.utils import force_update, update_counter
 
 from .model import GuaranteeMarket
+from .outcome_registry import DISPLAYS, OUTCOMES
 from .parameters import REGISTRY, RISK_SHARE_KEYS, SECTORS, Parameter
 from .plots import PARTIES, PARTY_LABELS, YI
 from .risk_sharing import PRESETS
@@ -447,7 +448,7 @@ class Session:
             return False
         series: dict[str, tuple[np.ndarray, ...]] = {}
         for which, (_, _, entries) in PLOTS.items():
-            for name, _, _ in entries:
+            for name in entries:
                 wide = ts.pivot_table(index="month", columns="member", values=name)
                 if which in CUMULATIVE:
                     wide = wide.cumsum()
@@ -727,77 +728,83 @@ def _frame(model) -> dict[str, np.ndarray]:
     return {c: df[c].to_numpy(dtype=float) for c in df.columns} if len(df) else {}
 
 
+def _shown(key: str, values):
+    """``values`` of outcome ``key`` in the unit its figures show (outcome registry)."""
+    return OUTCOMES[key].style.scaled(values)
+
+
+def _unit(key: str) -> str:
+    """The unit figures show outcome ``key`` in (``100 million yuan``, ``% p.a.``, ...)."""
+    return OUTCOMES[key].figure_unit()
+
+
 def _lending(ax, d, model):
-    ax.plot(d["month"], d["new_guaranteed"] / YI, label="Guaranteed")
-    ax.plot(d["month"], d["new_direct"] / YI, label="Direct (no guarantee)")
-    ax.set_ylabel("100 million yuan per month")
+    ax.plot(d["month"], _shown("new_guaranteed", d["new_guaranteed"]), label="Guaranteed")
+    ax.plot(d["month"], _shown("new_direct", d["new_direct"]), label="Direct (no guarantee)")
+    ax.set_ylabel(f"{_unit('new_guaranteed')} per month")
     ax.set_ylim(bottom=0)
 
 
 def _defaults(ax, d, model):
     ax.plot(d["month"], d["defaults_guaranteed"], label="Defaults, guaranteed loans")
     ax.plot(d["month"], d["defaults_direct"], label="Defaults, direct loans")
-    ax.set_ylabel("Defaulting firms per month")
+    ax.set_ylabel(f"Defaults per month ({_unit('defaults_guaranteed')})")
     ax.set_ylim(bottom=0)
     ax2 = ax.twinx()
-    ax2.plot(d["month"], d["compensation"] / YI, color="C3", ls="--", label="Compensation (right)")
-    ax2.set_ylabel("Compensation, 100 million yuan per month")
+    ax2.plot(
+        d["month"],
+        _shown("compensation", d["compensation"]),
+        color="C3",
+        ls="--",
+        label="Compensation (right)",
+    )
+    ax2.set_ylabel(f"Compensation, {_unit('compensation')} per month")
     ax2.set_ylim(bottom=0)
     return ax2
 
 
 def _losses(ax, d, model):
     for p in PARTIES:
-        ax.plot(d["month"], np.cumsum(d[f"loss_{p}"]) / YI, label=PARTY_LABELS[p])
-    ax.set_ylabel("Cumulative, 100 million yuan")
+        key = f"loss_{p}"
+        ax.plot(d["month"], _shown(key, np.cumsum(d[key])), label=PARTY_LABELS[p])
+    ax.set_ylabel(f"Cumulative, {_unit('loss_bank')}")
 
 
 def _leverage(ax, d, model):
     ax.plot(d["month"], d["leverage"], label="Leverage (liability / net assets)")
     ax.plot(d["month"], d["leverage_cap"], ls="--", color="C3", label="Cap (mean over guarantors)")
-    ax.set_ylabel("Ratio (x)")
+    ax.set_ylabel(f"Ratio ({_unit('leverage')})")
     ax.set_ylim(bottom=0)
 
 
 def _fee(ax, d, model):
-    fee, cap = 100 * d["avg_guarantee_fee"], 100 * model.params["guarantor.fee_cap"]
+    fee = _shown("avg_guarantee_fee", d["avg_guarantee_fee"])
+    cap = _shown("avg_guarantee_fee", model.params["guarantor.fee_cap"])
     ax.plot(d["month"], fee, label="Average fee on new guarantees")
     ax.axhline(cap, ls="--", color="C3", label="Fee cap (lever)")
-    ax.set_ylabel("% of the loan per year")
+    ax.set_ylabel(f"Fee ({_unit('avg_guarantee_fee')} of the loan)")
     top = max(cap, float(np.nanmax(fee)) if np.isfinite(fee).any() else 0.0)
     ax.set_ylim(0, 1.15 * top if top > 0 else 1.0)
 
 
-Y = "100 million yuan"
 #: Plots of cumulative sums over the horizon (the others show monthly values).
 CUMULATIVE = frozenset({"losses"})
-#: The plots: key -> (title, drawing function, caption entries (series, scale, unit)).
-PLOTS: dict[str, tuple[str, Callable, tuple[tuple[str, float, str], ...]]] = {
-    "lending": (
-        "New lending by channel",
-        _lending,
-        (("new_guaranteed", YI, Y), ("new_direct", YI, Y)),
-    ),
+#: The plots: key -> (title, drawing function, the series its caption lists). The series'
+#: units and scales are the outcome registry's (:data:`sim.outcome_registry.OUTCOMES`).
+PLOTS: dict[str, tuple[str, Callable, tuple[str, ...]]] = {
+    "lending": ("New lending by channel", _lending, ("new_guaranteed", "new_direct")),
     "defaults": (
         "Defaults and compensation",
         _defaults,
-        (
-            ("defaults_guaranteed", 1.0, "firms"),
-            ("defaults_direct", 1.0, "firms"),
-            ("compensation", YI, Y),
-        ),
+        ("defaults_guaranteed", "defaults_direct", "compensation"),
     ),
     "losses": (
         "Losses by party, net of recoveries",
         _losses,
-        tuple((f"loss_{p}", YI, Y) for p in PARTIES),
+        tuple(f"loss_{p}" for p in PARTIES),
     ),
-    "leverage": (
-        "Guarantor leverage against the cap",
-        _leverage,
-        (("leverage", 1.0, "x"), ("leverage_cap", 1.0, "x")),
-    ),
-    "fee": ("Average guarantee fee", _fee, (("avg_guarantee_fee", 0.01, "% p.a."),)),
+    "leverage": ("Guarantor leverage against the cap", _leverage, ("leverage", "leverage_cap")),
+    "fee": ("Average guarantee fee", _fee, ("avg_guarantee_fee",)),
 }
 
 
@@ -808,11 +815,13 @@ NO_BAND = frozenset({"compensation", "leverage_cap"})
 def _draw_bands(ax, which: str, bands: dict) -> None:
     """The ensemble's 5-95% band of each series of plot ``which``, in the colour its line
     takes (the series are drawn in the order of :data:`PLOTS`, colours C0, C1, ...)."""
-    for i, (name, scale, _) in enumerate(PLOTS[which][2]):
+    for i, name in enumerate(PLOTS[which][2]):
         if name in NO_BAND or name not in bands["series"]:
             continue
         month, q05, _, q95 = bands["series"][name]
-        ax.fill_between(month, q05 / scale, q95 / scale, color=f"C{i}", alpha=0.15, lw=0)
+        ax.fill_between(
+            month, _shown(name, q05), _shown(name, q95), color=f"C{i}", alpha=0.15, lw=0
+        )
 
 
 def make_figure(model, which: str, bands: dict | None = None) -> Figure:
@@ -859,12 +868,14 @@ def caption(model, which: str) -> str:
     cumulative = which in CUMULATIVE
     source = model.totals if cumulative else model.record
     groups: list[tuple[str, list[str]]] = []
-    for series, scale, unit in PLOTS[which][2]:
-        value = source[series] / scale
+    for series in PLOTS[which][2]:
+        o = OUTCOMES[series]
+        value, unit = o.style.scaled(source[series]), o.figure_unit()
         if value != value:  # NaN: e.g. no new guarantee this month, so no average fee
             text = f"{series} n/a"
         else:
-            text = f"{series} {value:,.0f}" if unit == "firms" else f"{series} {value:,.2f}"
+            whole = o.style is DISPLAYS["count"]
+            text = f"{series} {value:,.0f}" if whole else f"{series} {value:,.2f}"
         if groups and groups[-1][0] == unit:
             groups[-1][1].append(text)
         else:

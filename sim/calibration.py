@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .outcome_registry import format_outcome
 from .parameters import REGISTRY
 from .scenario import Scenario, load_scenario
 from .targets import Target, Targets, load_targets
@@ -430,12 +431,5 @@ _OPTIMISERS = {
 
 
 def _fmt(outcome: str, v: float) -> str:
-    if v != v:
-        return "n/a"
-    if outcome in ("leverage",):
-        return f"{v:.2f}x"
-    if outcome in ("avg_guarantee_size",):
-        return f"{v / 1e6:.2f}M yuan"
-    if outcome in ("guaranteed_volume_per_year",):
-        return f"{v / 1e9:.1f} bn yuan"
-    return f"{100 * v:.2f}%"
+    """A target's value in the calibration record, as the outcome registry shows it."""
+    return format_outcome(outcome, v)

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .outcome_registry import DISPLAYS, format_outcome
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 1
@@ -66,37 +67,6 @@ def _progress(total: int, desc: str, quiet: bool):
 
 
 # --------------------------------------------------------------------------- format
-_PCT = {
-    "default_rate",
-    "default_rate_guaranteed",
-    "default_rate_direct",
-    "compensation_rate",
-    "rationed_share",
-    "avg_guarantee_fee",
-    "small_micro_share",
-    "small_loan_share",
-    "avg_loan_rate",
-    "guarantee_approval_rate",
-    "first_time_approval_rate",
-    "refused_firm_share",
-    "discouraged_share",
-    "incremental_share",
-    "guaranteed_share_outstanding",
-}
-_YUAN = {
-    "lending_volume",
-    "guaranteed_volume",
-    "direct_volume",
-    "loss_bank",
-    "loss_guarantor",
-    "loss_reguarantor",
-    "loss_national_fund",
-    "loss_comp_fund",
-    "recoveries",
-    "fiscal_cost",
-    "additional_lending",
-    "guarantor_equity_end",
-}
 #: Outcomes shown year by year with --by-year.
 BY_YEAR = (
     "guaranteed_volume",
@@ -134,23 +104,13 @@ HEADLINE = (
 
 
 def format_value(outcome: str, value: float, diff: bool = False) -> str:
-    """Human-readable value with its unit (亿元 = 1e8 yuan for money, % for rates).
+    """Human-readable value with its unit (亿元 = 1e8 yuan for money, % for rates), as the
+    outcome registry says (:meth:`sim.outcome_registry.Outcome.format`).
 
     With ``diff``, a signed difference: rates in percentage points (``pp``), money
     in 亿元 without the unit, anything else to four significant digits.
     """
-    if value != value:  # NaN
-        return "n/a"
-    sign = "+" if diff else ""
-    if outcome in _PCT:
-        return f"{100 * value:{sign}.2f}" + (" pp" if diff else "%")
-    if outcome in _YUAN:
-        return f"{value / 1e8:{sign},.1f}" + ("" if diff else " 亿元")
-    if not diff and outcome == "leverage":
-        return f"{value:.2f}x"
-    if not diff and outcome in ("borrowers", "first_time_borrowers"):
-        return f"{value:,.0f}"
-    return f"{value:{sign}.4g}"
+    return format_outcome(outcome, value, diff=diff)
 
 
 # --------------------------------------------------------------------------- commands
@@ -433,7 +393,7 @@ def print_bands(bands, names) -> None:
     def cell(o, row, diff=False):
         p = "diff_" if diff else ""
         mid, lo, hi = (format_value(o, row[p + c], diff=diff) for c in ("median", "q05", "q95"))
-        unit = " 亿元"  # shown once, after the median
+        unit = DISPLAYS["yi_yuan"].suffix  # money's unit: shown once, after the median
         return f"{mid} [{lo.removesuffix(unit)}, {hi.removesuffix(unit)}]"
 
     for o in HEADLINE:

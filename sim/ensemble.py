@@ -499,7 +499,7 @@ def ensemble_record(result: HistoryMatch) -> dict:
 def ensemble_report(result: HistoryMatch, command: str, targets: Targets = TARGETS) -> str:
     """Markdown record: settings, waves, and the fitted-vs-target table at the ensemble's
     median with its 5-95% band."""
-    from .calibration import _fmt
+    from .outcome_registry import format_outcome as _fmt
 
     st = result.settings
     lines = [

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .outcome_registry import DISPLAYS, OUTCOMES, axis_label
 from .outputs import atomic_path
 
 __all__ = [
@@ -25,7 +26,10 @@ __all__ = [
     "comparison_figures",
 ]
 
-YI = 1e8  # 亿元 (100 million yuan); figure labels avoid CJK glyphs missing from fonts
+#: 亿元 (100 million yuan), the unit money is shown in; figure labels say "100 million yuan"
+#: (fonts lack CJK glyphs). The units and scales of the outcomes drawn come from the outcome
+#: registry (:func:`sim.outcome_registry.axis_label`, ``_factor``).
+YI = DISPLAYS["yi_yuan"].divide
 PARTIES = ("bank", "guarantor", "reguarantor", "national_fund", "comp_fund")
 PARTY_LABELS = {
     "bank": "Banks",
@@ -40,6 +44,11 @@ def _subplots(*args, figsize, **kwargs):
     """``(figure, axes)`` as ``pyplot.subplots`` returns them, without pyplot."""
     fig = Figure(figsize=figsize)
     return fig, fig.subplots(*args, **kwargs)
+
+
+def _factor(key: str) -> float:
+    """Scale from outcome ``key``'s stored unit to the unit its figures show."""
+    return OUTCOMES[key].style.factor
 
 
 def _monthly_mean(ts: pd.DataFrame, cols) -> pd.DataFrame:
@@ -83,14 +92,14 @@ def lending_by_channel(ts: pd.DataFrame):
     median and 5-95% band for an ensemble."""
     fig, axes = _subplots(1, 2, figsize=(11, 4))
     for name in _scenarios(ts):
-        _series(axes[0], ts, name, "new_guaranteed", 1 / YI)
-        _series(axes[1], ts, name, "new_direct", 1 / YI)
+        _series(axes[0], ts, name, "new_guaranteed", _factor("new_guaranteed"))
+        _series(axes[1], ts, name, "new_direct", _factor("new_direct"))
     axes[0].set_title("Guaranteed loans")
     axes[1].set_title("Direct (unguaranteed) loans")
     for ax in axes:
         ax.set_xlabel("Month of horizon")
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("New lending per month (100 million yuan)")
+    axes[0].set_ylabel(axis_label("new_guaranteed", label="New lending per month"))
     axes[1].legend(frameon=False)
     fig.suptitle(f"New lending by channel ({_what(ts)})")
     fig.tight_layout()
@@ -105,11 +114,11 @@ def losses_by_party(summary: pd.DataFrame):
     x = np.arange(len(names))
     bottom = np.zeros(len(names))
     for p in PARTIES:
-        v = means.loc[names, f"loss_{p}"].to_numpy() / YI
+        v = means.loc[names, f"loss_{p}"].to_numpy() * _factor(f"loss_{p}")
         ax.bar(x, v, bottom=bottom, label=PARTY_LABELS[p])
         bottom += v
     if "member" in summary:  # 5-95% band of the total over members and replications
-        total = summary[[f"loss_{p}" for p in PARTIES]].sum(axis=1) / YI
+        total = summary[[f"loss_{p}" for p in PARTIES]].sum(axis=1) * _factor("loss_bank")
         q = total.groupby(summary["scenario"], sort=False).quantile([0.05, 0.95]).unstack()
         q = q.loc[names]
         ax.errorbar(
@@ -122,7 +131,7 @@ def losses_by_party(summary: pd.DataFrame):
             label="5-95% (ensemble)",
         )
     ax.set_xticks(x, names, rotation=15, ha="right")
-    ax.set_ylabel("Loss net of recoveries over horizon (100 million yuan)")
+    ax.set_ylabel(axis_label("loss_bank", label="Loss net of recoveries over horizon"))
     ax.set_title("Who bears credit losses")
     ax.legend(frameon=False, fontsize=8)
     ax.grid(axis="y", alpha=0.3)
@@ -135,12 +144,12 @@ def fee_and_leverage(ts: pd.DataFrame):
     m = _monthly_mean(ts, ["leverage_cap"])
     fig, axes = _subplots(1, 2, figsize=(11, 4))
     for name in _scenarios(ts):
-        _series(axes[0], ts, name, "avg_guarantee_fee", 100)
-        _series(axes[1], ts, name, "leverage")
+        _series(axes[0], ts, name, "avg_guarantee_fee", _factor("avg_guarantee_fee"))
+        _series(axes[1], ts, name, "leverage", _factor("leverage"))
     axes[0].axhline(1.0, color="grey", ls=":", lw=1, label="State Council 2019 target 1%")
-    axes[0].set_ylabel("Average guarantee fee (% p.a.)")
+    axes[0].set_ylabel(axis_label("avg_guarantee_fee"))
     axes[0].set_title("Guarantee fee on new guarantees")
-    axes[1].set_ylabel("Guarantee liability / net assets (x)")
+    axes[1].set_ylabel(axis_label("leverage", label="Guarantee liability / net assets"))
     axes[1].set_title("Guarantor leverage")
     cap = float(m["leverage_cap"].max())
     axes[1].axhline(cap, color="grey", ls="--", lw=1, label=f"cap {cap:.0f}x")
@@ -164,10 +173,10 @@ def compensation_rate(ts: pd.DataFrame):
     r = g.reset_index()
     fig, ax = _subplots(figsize=(7, 4))
     for name in _scenarios(r):
-        for line in _series(ax, r, name, "rate", 100, x="year"):
+        for line in _series(ax, r, name, "rate", _factor("compensation_rate"), x="year"):
             line.set_marker("o")
     ax.set_xlabel("Year of horizon")
-    ax.set_ylabel("Compensation / guarantees released (%)")
+    ax.set_ylabel(axis_label("compensation_rate", label="Compensation / guarantees released"))
     ax.set_title(f"Compensation rate ({_what(ts)})", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(frameon=False)
@@ -175,12 +184,11 @@ def compensation_rate(ts: pd.DataFrame):
     return fig
 
 
-#: Outcomes of :func:`difference_bands` by default: label and scale to the unit shown.
+#: Outcomes of :func:`difference_bands` by default: label (of a difference, with its unit)
+#: and scale to the unit shown, from the outcome registry.
 BAND_OUTCOMES = {
-    "guaranteed_volume": ("Guaranteed lending (100 million yuan)", 1 / YI),
-    "lending_volume": ("Total lending (100 million yuan)", 1 / YI),
-    "default_rate_guaranteed": ("Default rate, guaranteed book (pp p.a.)", 100),
-    "loss_guarantor": ("Guarantors' net loss (100 million yuan)", 1 / YI),
+    key: (axis_label(key, diff=True), _factor(key))
+    for key in ("guaranteed_volume", "lending_volume", "default_rate_guaranteed", "loss_guarantor")
 }
 
 
