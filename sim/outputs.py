@@ -24,6 +24,7 @@ __all__ = [
     "unwritable_reason",
     "prepare_output_dir",
     "write_parquet",
+    "PARQUET_METADATA",
     "write_json",
     "atomic_path",
     "json_default",
@@ -312,11 +313,71 @@ class atomic_path:  # noqa: N801 - used as a context manager, like open()
         return False
 
 
+#: Schema-metadata keys of :func:`write_parquet`: each a JSON object ``{column: value}``.
+PARQUET_METADATA = ("gsim.units", "gsim.labels", "gsim.labels_zh", "gsim.kinds")
+
+
 def write_parquet(df, target) -> Path:
-    """Write a DataFrame to Parquet atomically."""
+    """Write a DataFrame to Parquet atomically, with its columns' units and labels.
+
+    The index is not written. Columns that are outcomes
+    (:data:`sim.outcome_registry.OUTCOMES`) or parameter keys
+    (:data:`sim.parameters.REGISTRY`, the overridden or swept parameters) are described in
+    the file's schema metadata, each key a JSON object ``{column: value}``:
+
+    - ``gsim.units``: the unit ("yuan", "fraction", "fraction p.a.", "firms", ...);
+    - ``gsim.labels``: the English label (a parameter's description);
+    - ``gsim.labels_zh``: the Chinese label (outcomes only);
+    - ``gsim.kinds``: flow, stock, ratio or index (outcomes only);
+
+    and each such column's field carries ``unit`` and ``label`` in its own metadata.
+    Read them with ``pyarrow.parquet.read_schema(path).metadata``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    target : path
+        The file; written to a temporary name in its folder and renamed into place.
+
+    Returns
+    -------
+    pathlib.Path
+        ``target``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    meta = _column_metadata([str(c) for c in df.columns])
+    schema_meta = dict(table.schema.metadata or {})
+    for key in PARQUET_METADATA:
+        values = meta[key.removeprefix("gsim.")]
+        if values:
+            schema_meta[key.encode()] = json.dumps(values, ensure_ascii=False).encode()
+    units, labels = meta["units"], meta["labels"]
+    fields = [
+        f.with_metadata({"unit": units[f.name], "label": labels[f.name]}) if f.name in units else f
+        for f in table.schema
+    ]
+    table = table.cast(pa.schema(fields, metadata=schema_meta))
     with atomic_path(target) as tmp:
-        df.to_parquet(tmp, index=False)
+        pq.write_table(table, tmp)
     return Path(target)
+
+
+def _column_metadata(columns: list[str]) -> dict[str, dict[str, str]]:
+    """Units, labels (English, Chinese) and kinds of the outcome and parameter columns."""
+    from .outcome_registry import column_metadata
+    from .parameters import REGISTRY
+
+    meta = column_metadata(columns)
+    units, labels = {}, {}
+    for c in columns:  # in column order, outcomes and parameters mixed
+        if c in meta["units"]:
+            units[c], labels[c] = meta["units"][c], meta["labels"][c]
+        elif c in REGISTRY:
+            units[c], labels[c] = REGISTRY[c].unit, REGISTRY[c].description
+    return {**meta, "units": units, "labels": labels}
 
 
 def write_json(obj, target) -> Path:
