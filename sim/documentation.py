@@ -11,14 +11,17 @@ calibrated parameters between ``<!-- evidence-table:start -->`` and
 ``<!-- evidence-table:end -->``. Both are rendered from
 :data:`sim.parameters.REGISTRY` (:func:`parameter_table`, :func:`evidence_table`),
 so a parameter and its evidence are described once (in the registry) and the
-documentation cannot drift from it unnoticed::
+documentation cannot drift from it unnoticed. The outcome table of ``docs/ODD.md``
+(``<!-- outcome-table:start -->`` ... ``<!-- outcome-table:end -->``) is rendered the
+same way from :data:`sim.outcome_registry.OUTCOMES` (:func:`outcome_table`)::
 
     python -m sim.documentation                 # rewrite docs/ODD.md and docs/calibration.md
     python -m sim.documentation --check         # exit 1 if a table is stale
     python -m sim.documentation docs/ODD.md     # one file
 
-This module imports nothing from the package but :mod:`sim.parameters` and
-:mod:`sim.outputs` (which imports only the standard library).
+This module imports nothing from the package but :mod:`sim.parameters`,
+:mod:`sim.outcome_registry` (which imports nothing) and :mod:`sim.outputs` (which imports
+only the standard library at import time).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from .outcome_registry import OUTCOMES, Outcome
 from .outputs import atomic_path
 from .parameters import REGISTRY, Parameter
 
@@ -43,6 +47,9 @@ __all__ = [
     "render",
     "evidence_table",
     "assumption_list",
+    "outcome_table",
+    "OUTCOME_START",
+    "OUTCOME_END",
     "EVIDENCE_START",
     "EVIDENCE_END",
     "main",
@@ -289,6 +296,54 @@ def assumption_list(registry: Mapping[str, Parameter] | None = None) -> str:
     return "\n".join(lines)
 
 
+#: Markers of the outcome table (docs/ODD.md).
+OUTCOME_START = "<!-- outcome-table:start -->"
+OUTCOME_END = "<!-- outcome-table:end -->"
+#: Columns of the outcome table.
+OUTCOME_COLUMNS: tuple[str, ...] = ("key", "kind", "unit", "label", "中文", "description")
+
+
+def outcome_table(outcomes: Mapping[str, Outcome] | None = None) -> str:
+    """Render the outcome registry as two Markdown tables.
+
+    Parameters
+    ----------
+    outcomes : mapping of str to Outcome, optional
+        Defaults to :data:`sim.outcome_registry.OUTCOMES`.
+
+    Returns
+    -------
+    str
+        The scalar outcomes (columns of ``summary.parquet`` and
+        ``summary_by_year.parquet``), then the monthly series (columns of
+        ``timeseries.parquet``), each in registry order with the columns of
+        :data:`OUTCOME_COLUMNS`; an outcome in both tables appears in both. No trailing
+        newline; depends only on the registry.
+
+    Examples
+    --------
+    >>> outcome_table().splitlines()[0]
+    '**Scalar outcomes** (`summary.parquet`, `summary_by_year.parquet`): 70 columns'
+    """
+    reg = OUTCOMES if outcomes is None else outcomes
+    header = "| " + " | ".join(OUTCOME_COLUMNS) + " |"
+    rule = "|" + "|".join("---" for _ in OUTCOME_COLUMNS) + "|"
+    lines = []
+    for table, title in (
+        ("summary", "**Scalar outcomes** (`summary.parquet`, `summary_by_year.parquet`)"),
+        ("timeseries", "**Monthly series** (`timeseries.parquet`)"),
+    ):
+        rows = [o for o in reg.values() if table in o.tables]
+        if lines:
+            lines.append("")
+        lines += [f"{title}: {len(rows)} columns", "", header, rule]
+        for o in rows:
+            unit = o.unit + (", integer" if o.integer else "")
+            cells = (_code(o.key), o.kind, unit, o.label, o.label_zh, o.description)
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
 #: Markers of the list of assumptions (docs/validation.md).
 ASSUMPTIONS_START = "<!-- assumptions:start -->"
 ASSUMPTIONS_END = "<!-- assumptions:end -->"
@@ -298,6 +353,7 @@ BLOCKS = (
     (TABLE_START, TABLE_END, parameter_table),
     (EVIDENCE_START, EVIDENCE_END, evidence_table),
     (ASSUMPTIONS_START, ASSUMPTIONS_END, assumption_list),
+    (OUTCOME_START, OUTCOME_END, lambda _parameters: outcome_table()),
 )
 
 
@@ -416,8 +472,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(
         prog="python -m sim.documentation",
-        description="Regenerate (or check) the tables generated from the parameter registry: "
-        f"the parameter table ({TABLE_START}) and the evidence table ({EVIDENCE_START}).",
+        description="Regenerate (or check) the tables generated from the parameter and "
+        f"outcome registries: the parameter table ({TABLE_START}), the evidence table "
+        f"({EVIDENCE_START}), the list of assumptions ({ASSUMPTIONS_START}) and the outcome "
+        f"table ({OUTCOME_START}).",
     )
     parser.add_argument(
         "files",
@@ -428,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--check",
         action="store_true",
-        help="do not write; exit 1 if the table differs from the parameter registry",
+        help="do not write; exit 1 if a generated table differs from its registry",
     )
     args = parser.parse_args(argv)
     status = EXIT_OK
@@ -447,7 +505,8 @@ def _one(path: Path, check: bool) -> int:
     if check:
         if new != text:
             print(
-                f"{path}: generated tables are out of date with sim.parameters.REGISTRY; "
+                f"{path}: generated tables are out of date with the registries "
+                "(sim.parameters.REGISTRY, sim.outcome_registry.OUTCOMES); "
                 f"run: python -m sim.documentation {path}",
                 file=sys.stderr,
             )
