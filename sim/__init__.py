@@ -9,6 +9,7 @@ The public API::
     model.summary()                                 # dict of scalar outcomes
     model.datacollector.get_model_vars_dataframe()  # monthly series
     sim.parameters()                                # the parameter registry
+    sim.OUTCOMES["leverage"].unit                   # the outcome registry: "ratio"
 
 Heavy modules (Mesa, pandas) are imported on first use, so that ``gsim --help``
 stays fast.
@@ -32,6 +33,8 @@ _LAZY = {
     "compare": "sim.experiments",
     "SUMMARY_FIELDS": "sim.outcomes",
     "MONTHLY_SERIES": "sim.outcomes",
+    "OUTCOMES": "sim.outcome_registry",
+    "Outcome": "sim.outcome_registry",
 }
 
 __all__ = ["__version__", "parameters", "Parameter", *_LAZY]

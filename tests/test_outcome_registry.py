@@ -276,3 +276,9 @@ def test_odd_outcome_table_is_generated_from_the_registry():
     changed["leverage"] = dataclasses.replace(OUTCOMES["leverage"], unit="times")
     assert outcome_table(changed) != outcome_table()
     assert render(text) == text
+
+
+def test_the_registry_is_part_of_the_public_api():
+    assert sim.OUTCOMES is OUTCOMES
+    assert isinstance(sim.OUTCOMES["leverage"], sim.Outcome)
+    assert "OUTCOMES" in dir(sim)
