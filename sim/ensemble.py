@@ -12,7 +12,8 @@ al. 2015), as ``docs/calibration.md`` describes:
    residuals (``sklearn``: Matérn 5/2 with one length scale per input; the Monte-Carlo
    variance of each point's estimate as its known noise). Checked by exact leave-one-out.
 3. **Implausibility** of any θ: ``I_k = |z_k - E f_k(θ)| / sqrt(σ²_obs,k + σ²_disc,k +
-   Var f_k(θ))`` with the target's tolerance as ``σ_obs`` and a model discrepancy of a
+   Var f_k(θ))`` with a third of the target's tolerance as ``σ_obs`` (the tolerance is the
+   largest deviation accepted: three standard deviations) and a model discrepancy of a
    fixed fraction of the target; ``θ`` is non-implausible when ``max_k I_k <= 3``
    (Pukelsheim's three-sigma rule).
 4. The next wave runs non-implausible points drawn at random from many candidates (only
@@ -87,6 +88,11 @@ BASELINE_STRENGTHS = (
 
 CUTOFF = 3.0
 DISCREPANCY = 0.05
+#: A target's tolerance is the largest deviation accepted (the point calibration's
+#: "within"): read as three standard deviations of the observation error, so that
+#: ``I_k <= 3`` means the mean is within the tolerance, widened only by the model
+#: discrepancy and the emulator's (or the Monte-Carlo) variance.
+TOLERANCE_SIGMAS = 3.0
 
 
 @dataclass(frozen=True)
@@ -218,6 +224,12 @@ class HistoryMatch:
     settings: dict = field(default_factory=dict)
 
 
+def _fit_emulator(args) -> Emulator:
+    """An :class:`Emulator` of ``(x, y, noise, seed)`` (a task for the workers)."""
+    x, y, noise, seed = args
+    return Emulator(x, y, noise, seed=seed)
+
+
 def _simulate(base, dims, u, targets, reps, seed, executor, progress=None):
     """Targets' means and Monte-Carlo variances at unit points ``u`` (rows), every run of
     every point submitted at once (``progress`` is called with 1 after each run)."""
@@ -261,9 +273,10 @@ def theta_overrides(base: Scenario, dims: list[Dimension], x) -> dict:
 
 
 def implausibility(targets: Targets, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """``I_k`` for each row of predicted (or simulated) means and variances."""
+    """``I_k`` for each row of predicted (or simulated) means and variances, with
+    ``σ_obs,k = tolerance_k / 3`` (:data:`TOLERANCE_SIGMAS`)."""
     z = np.array([t.value for t in targets])
-    obs = np.array([t.tolerance for t in targets]) ** 2
+    obs = (np.array([t.tolerance for t in targets]) / TOLERANCE_SIGMAS) ** 2
     disc = (DISCREPANCY * z) ** 2
     with np.errstate(invalid="ignore"):
         out = np.abs(z - mean) / np.sqrt(obs + disc + var)
@@ -394,7 +407,8 @@ def history_match(
             means, variances = run_points(f"wave {w + 1}", design, executor)
             finite = np.all(np.isfinite(means), axis=1)
             x, y, v = design[finite], means[finite], variances[finite]
-            wave_emus = [Emulator(x, y[:, k], v[:, k], seed=seed + k) for k in range(len(targets))]
+            fits = [(x, y[:, k], v[:, k], seed + k) for k in range(len(targets))]
+            wave_emus = list(executor.map(_fit_emulator, fits))  # in the workers, in parallel
             loo = np.concatenate([e.loo_standardised_errors() for e in wave_emus])
             emulators.append(wave_emus)
             n_next = accept if w == waves - 1 else points
