@@ -319,7 +319,12 @@ def _by_year(res, names):
 @_ensemble_options
 @_replication_options(
     set_help="Override a parameter in every scenario (repeatable).",
-    reps=(10, 2, "Replications per scenario (paired across scenarios)."),
+    reps=(
+        10,
+        1,
+        "Replications per scenario (paired across scenarios; at least 2 without "
+        "--ensemble, for the confidence intervals).",
+    ),
     seed_help="Root seed shared by all scenarios (common random numbers).",
     out_help="Output folder for tables, manifest and PNG figures.",
 )
@@ -345,6 +350,11 @@ def compare(
     """
     from .experiments import compare as run_compare
 
+    if reps < 2 and ensemble_file is None:
+        raise BadInput(
+            f"--reps {reps}: a comparison needs at least 2 replications for its confidence "
+            "intervals (1 is allowed with --ensemble, whose bands span the members)"
+        )
     scs = [_load(f, sets) for f in scenario_files]
     names = [s.name for s in scs]
     if len(set(names)) != len(names):

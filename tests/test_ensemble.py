@@ -141,6 +141,22 @@ def test_compare_with_an_ensemble_prints_bands_and_is_independent_of_workers(tmp
     pd.testing.assert_frame_equal(tables[0], tables[1])
 
 
+def test_compare_with_an_ensemble_takes_one_replication(tmp_path, capsys):
+    """``--reps 1`` is enough with an ensemble (the bands span the members); without one a
+    comparison still needs two replications (exit 2, one line)."""
+    ens = _ensemble(tmp_path)
+    out = tmp_path / "o"
+    args = ["compare", str(BASELINE), str(PACKAGE), "--ensemble", str(ens), "--members", "3"]
+    args += ["--reps", "1", "--set", "run.n_smes=1500", "--out", str(out), "-q"]
+    assert main(args) == 0
+    assert "median [5-95%]" in capsys.readouterr().out
+    s = pd.read_parquet(out / "summary.parquet")
+    assert len(s) == 3 * 2 and set(s["replication"]) == {0}
+    code = main(["compare", str(BASELINE), str(PACKAGE), "--reps", "1", "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--reps 1" in err[0]
+
+
 def test_members_share_random_numbers():
     """Members differ only in parameters: two members with identical values give identical
     runs (common random numbers across members)."""
