@@ -28,12 +28,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.ensemble import calibration_dimensions, projection_dimensions, read_members
+from sim.ensemble import (
+    calibration_dimensions,
+    constraint,
+    projection_dimensions,
+    read_members,
+)
 from sim.experiments import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "validation.md"
 START, END = "<!-- ensemble-projection:start -->", "<!-- ensemble-projection:end -->"
+CONSTRAINT_START = "<!-- ensemble-constraint:start -->"
+CONSTRAINT_END = "<!-- ensemble-constraint:end -->"
 OUTCOMES = (
     ("guaranteed_volume", "guaranteed volume (亿元)", 1e8, 0),
     ("lending_volume", "total lending (亿元)", 1e8, 0),
@@ -93,6 +100,38 @@ def render(prior, posterior, members, reps, n_smes, seconds, command) -> str:
     return "\n".join(lines)
 
 
+def constrained(members: pd.DataFrame) -> str:
+    """Which calibrated parameters the 2021 figures narrow (sim.ensemble.constraint)."""
+    shares = sorted(constraint(members).items(), key=lambda kv: kv[1])
+    groups = {"narrowed to under half their prior": [], "narrowed by a fifth to a half": []}
+    groups["left near their prior"] = []
+    for d, share in shares:
+        key = (
+            "narrowed to under half their prior"
+            if share < 0.5
+            else "narrowed by a fifth to a half"
+            if share < 0.8
+            else "left near their prior"
+        )
+        groups[key].append(f"`{d.key}` ({100 * share:.0f}%)")
+    lines = [
+        CONSTRAINT_START,
+        "",
+        f"Over the {len(members)} members of the ensemble, the prior probability inside each "
+        "calibrated parameter's 5-95% band, relative to the prior's own 90% "
+        "(`sim.ensemble.constraint`):",
+        "",
+    ]
+    lines += [f"- {k}: {', '.join(v) if v else 'none'}" for k, v in groups.items()]
+    lines += [
+        f"- at their prior by construction (the 2021 figures cannot inform them): "
+        f"{', '.join(f'`{d.key}`' for d in projection_dimensions())}",
+        "",
+        CONSTRAINT_END,
+    ]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--members", type=int, default=40)
@@ -113,14 +152,16 @@ def main(argv=None) -> int:
         f" {a}" for a in (argv if argv is not None else sys.argv[1:])
     )
     text = render(prior_b, post_b, n, args.reps, args.n_smes, seconds, command)
+    narrowed = constrained(read_members(args.ensemble))
     if args.print:
-        print(text)
+        print(text + "\n\n" + narrowed)
         return 0
     doc = DOC.read_text(encoding="utf-8")
-    if START in doc and END in doc:
-        doc = doc[: doc.index(START)] + text + doc[doc.index(END) + len(END) :]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
+    for block, (a, b) in ((text, (START, END)), (narrowed, (CONSTRAINT_START, CONSTRAINT_END))):
+        if a in doc and b in doc:
+            doc = doc[: doc.index(a)] + block + doc[doc.index(b) + len(b) :]
+        else:
+            doc = doc.rstrip("\n") + "\n\n" + block + "\n"
     DOC.write_text(doc, encoding="utf-8")
     print(f"wrote the prior/posterior projection ({n} members, {seconds:.0f} s) to {DOC}")
     return 0

@@ -54,6 +54,7 @@ from .targets import Targets
 __all__ = [
     "Dimension",
     "calibration_dimensions",
+    "constraint",
     "projection_dimensions",
     "Emulator",
     "HistoryMatch",
@@ -557,19 +558,29 @@ def ensemble_report(result: HistoryMatch, command: str, targets: Targets = TARGE
         )
     lines += [
         "",
-        "| parameter | prior | ensemble 5% | median | 95% | share of the prior range |",
+        "| parameter | prior | ensemble 5% | median | 95% | 90% band / prior's |",
         "|---|---|---|---|---|---|",
     ]
-    for d in calibration_dimensions():
-        if d.key not in result.members or result.members.empty:
-            continue
-        col = result.members[d.key].to_numpy(float)
-        lo, med, hi = np.quantile(col, [0.05, 0.5, 0.95])
-        width = (hi - lo) / (d.prior.high - d.prior.low)
-        lines.append(
-            f"| `{d.key}` | {d.prior} | {lo:.4g} | {med:.4g} | {hi:.4g} | {100 * width:.0f}% |"
-        )
+    if not result.members.empty:
+        for d, share in constraint(result.members).items():
+            col = result.members[d.key].to_numpy(float)
+            lo, med, hi = np.quantile(col, [0.05, 0.5, 0.95])
+            lines.append(
+                f"| `{d.key}` | {d.prior} | {lo:.4g} | {med:.4g} | {hi:.4g} | {100 * share:.0f}% |"
+            )
     return "\n".join(lines) + "\n"
+
+
+def constraint(members: pd.DataFrame) -> dict[Dimension, float]:
+    """How much the data narrow each calibrated parameter: the prior probability between
+    the members' 5% and 95% quantiles, over 0.9 (about 1 for a parameter the data leave at
+    its prior, near 0 for one they pin down)."""
+    out = {}
+    for d in calibration_dimensions():
+        if d.key in members:
+            lo, hi = np.quantile(members[d.key].to_numpy(float), [0.05, 0.95])
+            out[d] = float(min((d.prior.cdf(hi) - d.prior.cdf(lo)) / 0.9, 1.0))
+    return out
 
 
 # ----------------------------------------------------------------------- projections

@@ -83,6 +83,26 @@ class Prior:
             raise ValueError("a switch has no quantile function; use choose()")
         return np.clip(x, lo, hi)  # rounding at the ends stays inside the support
 
+    def cdf(self, x) -> np.ndarray:
+        """Distribution function: the prior probability below ``x`` (the inverse of
+        :meth:`ppf`); not defined for a switch."""
+        from scipy import stats
+
+        x = np.clip(np.asarray(x, dtype=float), self.low, self.high)
+        lo, hi = self.low, self.high
+        if self.dist == "uniform":
+            q = (x - lo) / (hi - lo)
+        elif self.dist == "loguniform":
+            q = (np.log(x) - np.log(lo)) / (np.log(hi) - np.log(lo))
+        elif self.dist == "beta":
+            q = stats.beta.cdf((x - lo) / (hi - lo), self.a, self.b)
+        elif self.dist == "truncnorm":
+            a, b = (lo - self.mean) / self.sd, (hi - self.mean) / self.sd
+            q = stats.truncnorm.cdf(x, a, b, loc=self.mean, scale=self.sd)
+        else:
+            raise ValueError("a switch has no distribution function")
+        return np.clip(q, 0.0, 1.0)
+
     def choose(self, q, values) -> list:
         """For a ``switch``: the value among ``values`` at probabilities ``q`` (uniform)."""
         n = len(values)

@@ -71,6 +71,22 @@ def test_quantile_functions(prior, expected):
     assert prior.ppf([0.0, 0.5, 1.0]) == pytest.approx(expected)
 
 
+@pytest.mark.parametrize(
+    "prior",
+    [
+        uniform(1.0, 3.0),
+        loguniform(1.0, 100.0),
+        beta(2.0, 5.0, 0.0, 10.0),
+        truncnorm(0.2, 0.3, 0, 1),
+    ],
+    ids=str,
+)
+def test_distribution_function_inverts_the_quantile_function(prior):
+    q = np.linspace(0.01, 0.99, 9)
+    assert prior.cdf(prior.ppf(q)) == pytest.approx(q, abs=1e-9)
+    assert prior.cdf(prior.low) == 0.0 and prior.cdf(prior.high) == 1.0
+
+
 def test_switch_chooses_uniformly_and_bad_priors_are_refused():
     assert SWITCH.choose([0.0, 0.49, 0.5, 0.999], [False, True]) == [False, False, True, True]
     with pytest.raises(ValueError):
