@@ -61,7 +61,6 @@ from .scenario import (
     NAME_PATTERN,
     Scenario,
     ScenarioError,
-    _unknown,
     file_problem,
     find_scenario,
     load_scenario,
@@ -69,6 +68,7 @@ from .scenario import (
     read_toml,
     safe_check,
     show,
+    unknown_key,
     unknown_name,
 )
 
@@ -396,7 +396,7 @@ def load_sweep(path) -> Sweep:
     for key, spec in params.items():
         where = f"{src} [parameters]"
         if key not in REGISTRY:
-            _unknown(where, key, spec)
+            unknown_key(where, key, spec)
         if key == balance:
             raise ScenarioError(
                 f"{where}: {key} = {show(spec)}: the balance share cannot also be varied"
@@ -775,14 +775,14 @@ def _write_run(out: Path, spec: RunSpec, row: dict, ts) -> None:
 def _base_row(spec: RunSpec) -> dict:
     """The columns every run's summary row starts with: identifiers and design values
     (list values comma-joined, as :func:`sim.experiments.run_replication` writes them)."""
-    from .experiments import _param_columns
+    from .experiments import param_columns
 
     return {
         "point": spec.point,
         "replication": spec.replication,
         "seed": spec.seed,
         "run_id": spec.run_id,
-        **_param_columns(spec.values),
+        **param_columns(spec.values),
     }
 
 
