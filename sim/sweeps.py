@@ -98,6 +98,7 @@ __all__ = [
     "SweepSpec",
     "ParameterSpec",
     "Key",
+    "key_field",
     "check_keys",
     "SweepOptionError",
     "RunSpec",
@@ -363,8 +364,22 @@ class Key:
             raise ScenarioError(f"{where}: {name}: missing; {self.rule.format_map(before)}")
 
 
-def _key(default=None, *, factory=None, **rules) -> Any:
-    """A dataclass field declared with the :class:`Key` ``rules``."""
+def key_field(default=None, *, factory=None, **rules) -> Any:
+    """A dataclass field for a schema checked by :func:`check_keys`.
+
+    Parameters
+    ----------
+    default : Any
+        The value of an absent key.
+    factory : callable, optional
+        Makes the value of an absent key (a mutable default such as ``dict``).
+    **rules
+        The arguments of its :class:`Key` (``rule``, ``types``, ``low``, ...).
+
+    Returns
+    -------
+    dataclasses.Field
+    """
     meta = {"key": Key(**rules)}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
@@ -442,35 +457,60 @@ class SweepSpec:
     The values are those written (``base`` as written, relative to the sweep file); a
     :class:`Sweep` resolves them (loads the base scenario, makes the design). Keyword
     arguments of :class:`Sweep` and of :meth:`Sweep.with_` have the same names.
+
+    Attributes
+    ----------
+    base : str, Path or Scenario
+        Required: the base scenario (a path relative to the sweep file, or a name).
+    design : {"grid", "lhs", "sobol", "morris"}
+    replications : int
+        In [1, 100000].
+    seed : int
+        In [0, 2**63 - 1].
+    samples : int or None
+        In [1, 1000000]; required by the sampled designs.
+    levels : int
+        Morris levels, in [2, 100].
+    description : str
+    outcomes : list of str
+        Outcomes of :data:`sim.SUMMARY_FIELDS`, at least one.
+    set : mapping
+        Fixed overrides of the base scenario, checked against the registry.
+    balance : str or None
+        One of the risk shares.
+    parameters : mapping
+        Required, not empty: each entry a :class:`ParameterSpec`.
     """
 
-    base: str | os.PathLike | Scenario | None = _key(
+    base: str | os.PathLike | Scenario | None = key_field(
         rule="expected the base scenario file (a path relative to the sweep file, or a name)",
         types=(str, os.PathLike, Scenario),
         required=True,
     )
-    design: str = _key(
+    design: str = key_field(
         "grid",
         rule="expected one of " + ", ".join(map(repr, DESIGNS)),
         types=(str,),
         choices=DESIGNS,
     )
-    replications: int = _key(
+    replications: int = key_field(
         1, rule="expected an integer in [1, 100000]", types=(int,), low=1, high=100_000
     )
-    seed: int = _key(
+    seed: int = key_field(
         0, rule="expected an integer in [0, 2**63 - 1]", types=(int,), low=0, high=MAX_SEED
     )
-    samples: int | None = _key(
+    samples: int | None = key_field(
         rule="expected an integer in [1, 1000000] for design {design!r}",
         types=(int,),
         low=1,
         high=10**6,
         required=lambda before: before["design"] != "grid",
     )
-    levels: int = _key(4, rule="expected an integer in [2, 100]", types=(int,), low=2, high=100)
-    description: str = _key("", rule="expected a string", types=(str,))
-    outcomes: list | tuple = _key(
+    levels: int = key_field(
+        4, rule="expected an integer in [2, 100]", types=(int,), low=2, high=100
+    )
+    description: str = key_field("", rule="expected a string", types=(str,))
+    outcomes: list | tuple = key_field(
         ("lending_volume",),
         rule="expected a list of outcomes",
         types=(list, tuple),
@@ -478,13 +518,13 @@ class SweepSpec:
         items=_summary_fields,
         item_rule="unknown outcome; see sim.SUMMARY_FIELDS",
     )
-    set: Mapping = _key(factory=dict, rule="expected a table of KEY = VALUE", types=(Mapping,))
-    balance: str | None = _key(
+    set: Mapping = key_field(factory=dict, rule="expected a table of KEY = VALUE", types=(Mapping,))
+    balance: str | None = key_field(
         rule="expected one of " + ", ".join(RISK_SHARE_KEYS),
         types=(str,),
         choices=RISK_SHARE_KEYS,
     )
-    parameters: Mapping | None = _key(
+    parameters: Mapping | None = key_field(
         rule="expected a table of parameters to vary",
         types=(Mapping,),
         required=True,

@@ -374,8 +374,10 @@ def test_top_keys_are_the_declared_fields_each_with_a_rule():
 class Toy:
     """A schema of two keys, for check_keys itself."""
 
-    mode: str = sweeps._key("a", rule="expected one of 'a', 'b'", types=(str,), choices=("a", "b"))
-    count: int | None = sweeps._key(
+    mode: str = sweeps.key_field(
+        "a", rule="expected one of 'a', 'b'", types=(str,), choices=("a", "b")
+    )
+    count: int | None = sweeps.key_field(
         rule="expected an integer in [1, 9] for mode {mode!r}",
         types=(int,),
         low=1,
@@ -452,3 +454,15 @@ def test_readme_example_runs(tmp_path, monkeypatch):
     out = tmp_path / "out" / "sobol"
     assert (out / "summary.parquet").is_file() and (out / "sweep.json").is_file()
     assert len(list((out / "runs").glob("*.parquet"))) == sweep.runs
+
+
+def test_absurd_grid_size_is_one_line_not_an_overflow(tmp_path, capsys):
+    """A grid range with 10**400 levels is refused by the size check in one line (its
+    memory estimate used to overflow a float: an internal error)."""
+    body = GRID.replace("levels = 2", "levels = " + "1" + "0" * 400)
+    f = write(tmp_path, "huge.toml", body)
+    code, stdout, err = gsim(capsys, "sweep", f, "--out", tmp_path / "o", "-q")
+    assert (code, stdout) == (2, "")
+    assert len(err.splitlines()) == 1 and "design points" in err and " PiB of memory" in err
+    assert not (tmp_path / "o").exists()
+    assert sweeps._bytes(10**400).endswith(" PiB") and sweeps._bytes(1 << 20) == "1.0 MiB"
