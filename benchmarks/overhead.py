@@ -36,7 +36,7 @@ from sweep_throughput import GRID_POINTS, SWEEP, machine  # noqa: E402
 import sim  # noqa: E402
 from sim.outcomes import SUMMARY_FIELDS  # noqa: E402
 from sim.outputs import write_parquet  # noqa: E402
-from sim.sweeps import execute, load_sweep, make_sweep_executor, merge, model_task, plan_runs  # noqa: E402
+from sim.sweeps import SweepExecutor, execute, load_sweep, merge, model_task, plan_runs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "beijing_2022.toml"
@@ -105,7 +105,7 @@ def sweep_parts(n: int, runs: int, workers: int, repeats: int) -> list[tuple[str
         )
         t_plan, specs = _median_time(lambda: plan_runs(load_sweep(f)), repeats)
         t0 = time.perf_counter()
-        pool = make_sweep_executor(workers)
+        pool = SweepExecutor(workers)
         list(pool.executor.map(abs, range(max(workers, 1))))
         t_pool = time.perf_counter() - t0
         try:

@@ -10,6 +10,9 @@ The public API::
     model.datacollector.get_model_vars_dataframe()  # monthly series
     sim.parameters()                                # the parameter registry
     sim.OUTCOMES["leverage"].unit                   # the outcome registry: "ratio"
+    sweep = sim.Sweep.from_file("sobol_main_levers").with_(n_smes=2000, samples=8)
+    result = sweep.run(workers=2)                   # a sim.SweepResult
+    result.summary, result.sensitivity()            # one row per run; Sobol indices
 
 Heavy modules (Mesa, pandas) are imported on first use, so that ``gsim --help``
 stays fast.
@@ -35,6 +38,8 @@ _LAZY = {
     "MONTHLY_SERIES": "sim.outcomes",
     "OUTCOMES": "sim.outcome_registry",
     "Outcome": "sim.outcome_registry",
+    "Sweep": "sim.sweeps",
+    "SweepResult": "sim.sweeps",
 }
 
 __all__ = ["__version__", "parameters", "Parameter", *_LAZY]

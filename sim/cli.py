@@ -8,9 +8,7 @@ Heavy imports happen inside the commands so that ``gsim --help`` is fast.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -535,10 +533,6 @@ def scenarios(directory):
             click.echo(f"{f.stem:{width}s}  INVALID: {exc}")
 
 
-def _default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def _sweep_options(f):
     f = _quiet_option(f)
     f = _overwrite_option(f)
@@ -563,175 +557,37 @@ def _sweep_options(f):
     return click.argument("sweep_file", type=click.Path(dir_okay=False))(f)
 
 
-def _execute_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet, designs=None):
-    """Validate, run and merge a sweep; returns (sweep, specs, summary, counts).
+def _run_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet, designs=None):
+    """Load SWEEP_FILE and run it with :meth:`sim.Sweep.run`; returns its ``SweepResult``.
 
     Everything is checked before anything is created: the options, the sweep file and
     every design point (and the design's size), the output folder (usable, empty or
-    resumable by this very sweep, not locked by another) and the scheduler (reachable).
-    ``designs`` restricts the allowed designs (bad input otherwise).
+    resumable by this very sweep, not locked by another) and the scheduler (reachable);
+    each problem is bad input (one line, exit code 2). ``designs`` restricts the allowed
+    designs.
     """
-    from .outcomes import SUMMARY_FIELDS
-    from .outputs import OutputError, build_manifest, write_json, write_parquet
+    from .outputs import OutputError
     from .scenario import ScenarioError
-    from .sweeps import (
-        check_sweep_folder,
-        execute,
-        fingerprint,
-        load_sweep,
-        merge,
-        model_task,
-        plan_runs,
-        sweep_folder,
-    )
+    from .sweeps import Sweep, SweepOptionError, check_run_options
 
-    if scheduler is not None:
-        scheduler = _check_scheduler(scheduler)
-        if workers:
-            raise BadInput("--workers and --scheduler exclude each other")
     try:
-        sweep = load_sweep(sweep_file)
-    except ScenarioError as exc:
-        raise BadInput(str(exc)) from None
-    if designs and sweep.design.method not in designs:
-        raise BadInput(
-            f"{sweep_file}: design = {sweep.design.method!r}: expected one of "
-            + ", ".join(map(repr, designs))
-        )
-    record = fingerprint(sweep)
-    try:
-        out_dir = check_sweep_folder(out, record, resume=resume, overwrite=overwrite)
-    except OutputError as exc:
-        raise BadInput(str(exc)) from None
-    specs = plan_runs(sweep)
-    pool = _connect(workers, scheduler)  # the scheduler is reached before the folder is made
-    started = datetime.now(UTC)
-    failures = 0
-    with contextlib.ExitStack() as stack:
-        stack.callback(pool.close)
-        try:
-            stack.enter_context(
-                sweep_folder(out_dir, record, specs, resume=resume, overwrite=overwrite)
-            )
-        except OutputError as exc:  # lost a race to another sweep for the folder
-            raise BadInput(str(exc)) from None
-        with _progress(len(specs), f"sweep {sweep.name}", quiet) as bar:
-
-            def progress(ok):
-                nonlocal failures
-                failures += not ok
-                bar.update(1)
-                bar.set_postfix(failed=failures)
-
-            counts = execute(
-                specs,
-                model_task,
-                out_dir,
-                pool.executor,
-                resume=resume,
-                window=2 * pool.workers,
-                progress=progress,
-                rebuild=pool.rebuild,
-            )
-            if counts["skipped"]:
-                bar.update(counts["skipped"])
-        pool.close()
-        summary, timeseries = merge(specs, out_dir, SUMMARY_FIELDS)
-        design = summary.drop_duplicates("point")[["point", *sweep.design.names]]
-        write_parquet(summary, out_dir / "summary.parquet")
-        write_parquet(timeseries, out_dir / "timeseries.parquet")
-        write_parquet(design.reset_index(drop=True), out_dir / "design.parquet")
-        write_json(
-            build_manifest(
-                [sweep.base],
-                sweep.seed,
-                sweep.replications,
-                started,
-                sweep={
-                    "file": str(sweep_file),
-                    "design": sweep.design.method,
-                    "parameters": list(sweep.design.names),
-                    "points": len(specs) // sweep.replications,
-                    "balance": sweep.balance,
-                    "set": sweep.fixed,
-                    "fingerprint": record["fingerprint"],
-                },
-                runs=counts,
-                executor=scheduler or f"{workers or _default_workers()} local",
-            ),
-            out_dir / "manifest.json",
-        )
-    return sweep, specs, summary, counts
-
-
-#: Schemes of a Dask scheduler address that ``--scheduler`` accepts.
-SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
-
-
-def _check_scheduler(address: str) -> str:
-    """Parse ``--scheduler`` (SCHEME://HOST:PORT, or HOST:PORT for tcp); bad input if not."""
-    from urllib.parse import urlsplit
-
-    allowed = (
-        "expected a Dask scheduler address SCHEME://HOST:PORT with SCHEME one of "
-        + ", ".join(SCHEDULER_SCHEMES)
-        + ", e.g. tcp://127.0.0.1:8786"
-    )
-    text = address.strip()
-    if "://" not in text:
-        text = "tcp://" + text
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if (
-        parts is None
-        or not text.isprintable()
-        or parts.scheme not in SCHEDULER_SCHEMES
-        or not parts.hostname
-        or not re.fullmatch(r"[A-Za-z0-9._:%-]+", parts.hostname)
-        or port is None
-        or not 1 <= port <= 65535
-        or parts.path not in ("", "/")
-        or parts.query
-        or parts.fragment
-        or parts.username is not None
-    ):
-        raise BadInput(f"--scheduler {address!r}: {allowed}")
-    return text.rstrip("/")
-
-
-def _connect(workers, scheduler):
-    """The sweep's executor; for ``--scheduler``, the scheduler must answer (bad input if
-    not), which is checked before the output folder is made."""
-    import socket
-    from urllib.parse import urlsplit
-
-    from .sweeps import make_sweep_executor
-
-    if scheduler:
-        import importlib.util
-
-        if importlib.util.find_spec("distributed") is None:
+        check_run_options(workers, scheduler)
+        sweep = Sweep.from_file(sweep_file)
+        if designs and sweep.design.method not in designs:
             raise BadInput(
-                f"--scheduler {scheduler}: needs the dask extra (pip install -e '.[dask]')"
+                f"{sweep_file}: design = {sweep.design.method!r}: expected one of "
+                + ", ".join(map(repr, designs))
             )
-        parts = urlsplit(scheduler)
-        try:  # fail fast (a refused connection) before the client's own 20 s timeout
-            socket.create_connection((parts.hostname, parts.port), timeout=10).close()
-        except OSError as exc:
-            raise BadInput(
-                f"--scheduler {scheduler}: cannot connect: {exc.strerror or exc}; expected "
-                "the address of a running Dask scheduler (dask scheduler)"
-            ) from None
-    try:
-        return make_sweep_executor(workers or _default_workers(), scheduler)
-    except (OSError, ValueError) as exc:
-        raise BadInput(
-            f"--scheduler {scheduler}: cannot connect: {exc}; expected the address of a "
-            "running Dask scheduler (dask scheduler)"
-        ) from None
+        return sweep.run(
+            workers=workers,
+            scheduler=scheduler,
+            out=out,
+            resume=resume,
+            overwrite=overwrite,
+            progress=not quiet,
+        )
+    except (ScenarioError, OutputError, SweepOptionError) as exc:
+        raise BadInput(str(exc)) from None
 
 
 def _fail_if_runs_failed(counts) -> None:
@@ -757,9 +613,9 @@ def sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     error and the sweep goes on; the exit code is 1 if any run failed. SWEEP_FILE is a
     path or a name (risk_share_fee_grid: ./scenarios/sweeps/NAME.toml, else the installed one).
     """
-    _, _, _, counts = _execute_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet)
-    _report_counts(counts, out)
-    _fail_if_runs_failed(counts)
+    result = _run_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet)
+    _report_counts(result.counts, out)
+    _fail_if_runs_failed(result.counts)
 
 
 @cli.command()
@@ -771,35 +627,23 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     its replications, and writes sensitivity.parquet, sensitivity.csv and
     sensitivity.png to OUT.
     """
-    import numpy as np
     import pandas as pd
 
-    from .outputs import atomic_path, write_parquet
-    from .plots import save
-    from .sensitivity import analyze, point_means, sensitivity_figure
+    from .sensitivity import write_sensitivity
 
-    sw, specs, summary, counts = _execute_sweep(
+    result = _run_sweep(
         sweep_file, out, workers, scheduler, resume, overwrite, quiet, designs=("sobol", "morris")
     )
-    _report_counts(counts, out)
-    x = np.array(sw.design.matrix(), dtype=float)
-    tables = []
-    for o in sw.outcomes:
-        try:
-            y = point_means(summary, o, x.shape[0])
-        except ValueError as exc:
-            raise RunsFailed(str(exc)) from None
-        tables.append(analyze(sw.design, x, y, o, seed=sw.seed))
-    table = pd.concat(tables, ignore_index=True)
-    out_dir = Path(out)
-    write_parquet(table, out_dir / "sensitivity.parquet")
-    with atomic_path(out_dir / "sensitivity.csv") as tmp:
-        table.to_csv(tmp, index=False)
-    save(sensitivity_figure(table), out_dir / "sensitivity.png")
+    _report_counts(result.counts, out)
+    try:
+        table = result.sensitivity()
+    except ValueError as exc:  # a design point without a successful run
+        raise RunsFailed(str(exc)) from None
+    write_sensitivity(table, out)
     with pd.option_context("display.width", 120, "display.max_columns", 20):
         click.echo(table.round(4).to_string(index=False))
-    click.echo(f"wrote {out_dir}/sensitivity.parquet, sensitivity.csv, sensitivity.png")
-    _fail_if_runs_failed(counts)
+    click.echo(f"wrote {Path(out)}/sensitivity.parquet, sensitivity.csv, sensitivity.png")
+    _fail_if_runs_failed(result.counts)
 
 
 @cli.command()

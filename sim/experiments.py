@@ -30,6 +30,7 @@ from .scenario import Scenario, load_scenario
 __all__ = [
     "replication_seed",
     "run_replication",
+    "param_columns",
     "run_replications",
     "run_each",
     "compare",
@@ -73,7 +74,7 @@ def run_replication(
     if member is not None:
         row["member"] = int(member)
     row.update({"replication": replication, "seed": int(seed)})
-    row.update(_param_columns(scenario.overrides))
+    row.update(param_columns(scenario.overrides))
     row.update(model.summary())
     ts = None
     if timeseries:
@@ -86,7 +87,19 @@ def run_replication(
     return row, ts
 
 
-def _param_columns(overrides) -> dict:
+def param_columns(overrides) -> dict:
+    """The parameter columns of a run's summary row: each overridden value, a list value
+    comma-joined (``["a", "b"]`` -> ``"a,b"``) so that the column holds scalars.
+
+    Parameters
+    ----------
+    overrides : mapping
+        Dotted parameter keys and their values.
+
+    Returns
+    -------
+    dict
+    """
     out = {}
     for k, v in overrides.items():
         out[k] = ",".join(map(str, v)) if isinstance(v, list) else v

@@ -58,6 +58,7 @@ __all__ = [
     "lookup_name",
     "known_names",
     "unknown_name",
+    "unknown_key",
 ]
 
 META_KEYS = ("extends", "description", "measure")
@@ -421,7 +422,7 @@ def _load_chain(path: Path, values: dict, chain: tuple[Path, ...], referrer=None
         elif isinstance(val, dict):
             _flatten(path, key, val, flat)
         else:
-            _unknown(path, key, val)
+            unknown_key(path, key, val)
     _check_meta(path, meta)
     if "extends" in meta:
         parent = path.parent / meta["extends"]
@@ -452,7 +453,26 @@ def _flatten(path: Path, section: str, table: dict, out: dict) -> None:
         out[key] = val
 
 
-def _unknown(source, key: str, value) -> None:
+def unknown_key(source, key: str, value) -> None:
+    """Raise the one-line :class:`ScenarioError` for a key the parameter registry lacks.
+
+    The message names ``source`` (a file, ``--set``, a sweep's ``[parameters]``), the key
+    and its value, and suggests the closest registry key (or lists the sections).
+
+    Parameters
+    ----------
+    source : str or Path
+        Where the key was given.
+    key : str
+        The dotted key, e.g. ``"bank.shar"``.
+    value : Any
+        Its value, shown as TOML.
+
+    Raises
+    ------
+    ScenarioError
+        Always.
+    """
     keys = list(REGISTRY)
     hint = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
     if not hint:
@@ -515,7 +535,7 @@ def _apply_layer(values: dict, layer: dict, source: str) -> None:
     for key, val in layer.items():
         param = REGISTRY.get(key)
         if param is None:
-            _unknown(source, key, val)
+            unknown_key(source, key, val)
         norm, err = safe_check(param, val)
         if err:
             raise ScenarioError(f"{source}: {key} = {show(val)}: {err}")

@@ -19,12 +19,14 @@ Herman, J. & Usher, W. (2017). SALib. *JOSS* 2(9).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from .sweeps import Design
 
-__all__ = ["point_means", "analyze", "sensitivity_figure"]
+__all__ = ["point_means", "analyze", "sensitivity_figure", "write_sensitivity"]
 
 
 def point_means(summary: pd.DataFrame, outcome: str, n_points: int) -> np.ndarray:
@@ -129,3 +131,34 @@ def sensitivity_figure(table: pd.DataFrame):
     fig.suptitle("Which parameters matter")
     fig.tight_layout()
     return fig
+
+
+#: The files :func:`write_sensitivity` writes (``gsim sensitivity``).
+SENSITIVITY_FILES = ("sensitivity.parquet", "sensitivity.csv", "sensitivity.png")
+
+
+def write_sensitivity(table: pd.DataFrame, folder) -> list[Path]:
+    """Write the indices of :meth:`sim.SweepResult.sensitivity` as ``gsim sensitivity`` does.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The indices, one row per (outcome, parameter).
+    folder : str or Path
+        An existing folder (the sweep's).
+
+    Returns
+    -------
+    list of Path
+        ``sensitivity.parquet`` (with the columns' units), ``sensitivity.csv`` and
+        ``sensitivity.png`` (:func:`sensitivity_figure`), each written atomically.
+    """
+    from .outputs import atomic_path, write_parquet
+    from .plots import save
+
+    paths = [Path(folder) / name for name in SENSITIVITY_FILES]
+    write_parquet(table, paths[0])
+    with atomic_path(paths[1]) as tmp:
+        table.to_csv(tmp, index=False)
+    save(sensitivity_figure(table), paths[2])
+    return paths

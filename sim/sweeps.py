@@ -1,5 +1,17 @@
 """Batch sweeps: sweep files, experimental designs, resumable execution on any executor.
 
+The research API reads as prose: make a :class:`Sweep` (from a sweep file, or from
+Python values with the same names), change its size with :meth:`Sweep.with_`, run it,
+read the :class:`SweepResult`::
+
+    import sim
+    sweep = sim.Sweep.from_file("sobol_main_levers").with_(n_smes=2000, samples=8)
+    result = sweep.run(workers=2, out="out/sobol")
+    result.summary                       # one row per run (summary.parquet)
+    result.sensitivity()                 # Sobol indices (what gsim sensitivity writes)
+
+``gsim sweep`` and ``gsim sensitivity`` are thin wrappers of the same calls.
+
 A sweep file (TOML) names a base scenario, the parameters to vary with their
 ranges or lists, a design, replications and a seed::
 
@@ -37,6 +49,12 @@ replication and the model version; ``--resume`` skips runs whose file exists
 and succeeded. A run that raises is recorded with its error and the sweep goes
 on. A final merge writes ``summary.parquet`` (one row per run),
 ``timeseries.parquet`` and ``design.parquet``.
+
+Validation: the keys of a sweep file are declared by :class:`SweepSpec` (each field's
+:class:`Key`: type, bounds, choices, whether it is required) and checked generically by
+:func:`check_keys`; each ``[parameters]`` entry (:class:`ParameterSpec`) is checked
+against its parameter in the registry. Every problem is one :class:`ScenarioError` line
+naming the file, the key, the value and what is allowed.
 """
 
 from __future__ import annotations
@@ -49,8 +67,9 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -61,7 +80,6 @@ from .scenario import (
     NAME_PATTERN,
     Scenario,
     ScenarioError,
-    _unknown,
     file_problem,
     find_scenario,
     load_scenario,
@@ -69,19 +87,30 @@ from .scenario import (
     read_toml,
     safe_check,
     show,
+    unknown_key,
     unknown_name,
 )
 
 __all__ = [
     "Design",
     "Sweep",
+    "SweepResult",
+    "SweepSpec",
+    "ParameterSpec",
+    "Key",
+    "key_field",
+    "check_keys",
+    "SweepOptionError",
     "RunSpec",
     "load_sweep",
     "plan_runs",
     "execute",
     "merge",
     "model_task",
-    "make_sweep_executor",
+    "SweepExecutor",
+    "check_scheduler",
+    "check_run_options",
+    "default_workers",
     "fingerprint",
     "check_sweep_folder",
     "sweep_folder",
@@ -89,19 +118,6 @@ __all__ = [
 ]
 
 DESIGNS = ("grid", "lhs", "sobol", "morris")
-TOP_KEYS = (
-    "description",
-    "base",
-    "design",
-    "samples",
-    "replications",
-    "seed",
-    "balance",
-    "outcomes",
-    "set",
-    "parameters",
-    "levels",
-)
 
 
 # ============================================================================ designs
@@ -170,27 +186,6 @@ class Design:
         raise ValueError(f"unknown design {self.method!r}")
 
 
-# ============================================================================ sweep files
-@dataclass(frozen=True)
-class Sweep:
-    """A validated sweep file."""
-
-    path: str
-    description: str
-    base: Scenario
-    design: Design
-    replications: int
-    seed: int
-    fixed: dict = field(default_factory=dict)
-    balance: str | None = None
-    outcomes: tuple[str, ...] = ()
-    kinds: dict = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return Path(self.path).stem
-
-
 class _Range(NamedTuple):
     """A grid range ``{ low, high, levels }``, spread only after the design size is checked."""
 
@@ -236,7 +231,10 @@ def memory_limit() -> int:
     return min(sizes, default=32 << 30) // 2
 
 
-def _bytes(n: float) -> str:
+def _bytes(n: int) -> str:
+    """A size in bytes, KiB, ..., PiB; whole PiB above 1024 PiB (exact, however large)."""
+    if n >= 1024**6:  # a float would overflow for the sizes of absurd designs
+        return f"{int(n) // 1024**5:,} PiB"
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":
             return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
@@ -284,207 +282,795 @@ def check_design_size(src, method, names, values, samples, reps, base, bounds) -
     )
 
 
-def load_sweep(path) -> Sweep:
-    """Load and validate a sweep file; every design point is validated too.
+# ============================================================================ the schema
+@dataclass(frozen=True)
+class Key:
+    """How one key of a sweep file is checked: declared as the metadata of a field of
+    :class:`SweepSpec`, checked by :func:`check_keys`.
+
+    Attributes
+    ----------
+    rule : str
+        What is allowed, as the one-line message says it after the key and its value
+        (``"expected an integer in [1, 100000]"``). ``{name}`` fields are filled in with the
+        values of the keys checked before it (``{design!r}``).
+    types : tuple of type
+        Types the value may have; ``bool`` is an integer only where it is listed.
+    required : bool or callable
+        Whether the key must be given; a callable decides from the keys checked before it
+        (a dict of their values).
+    low, high : int, optional
+        Inclusive bounds of a number.
+    choices : tuple or callable, optional
+        The allowed values; a callable returns them (for lists imported on first use).
+    nonempty : bool
+        A list or table must not be empty.
+    items : callable, optional
+        Returns the allowed items of a list; another item is refused with ``item_rule``.
+    item_rule : str
+        What is wrong with an item not in ``items()``.
+    """
+
+    rule: str
+    types: tuple[type, ...] = (object,)
+    required: bool | Callable[[dict], bool] = False
+    low: int | None = None
+    high: int | None = None
+    choices: tuple | Callable[[], tuple] = ()
+    nonempty: bool = False
+    items: Callable[[], Iterable] | None = None
+    item_rule: str = ""
+
+    def allows(self, value) -> bool:
+        """Whether ``value`` has an allowed type, lies in the bounds and is a choice."""
+        if not isinstance(value, self.types) or (
+            isinstance(value, bool) and bool not in self.types
+        ):
+            return False
+        if self.low is not None and value < self.low:
+            return False
+        if self.high is not None and value > self.high:
+            return False
+        choices = self.choices() if callable(self.choices) else self.choices
+        if choices and value not in choices:
+            return False
+        return not (self.nonempty and len(value) == 0)
+
+    def check(self, where: str, name: str, value, before: dict) -> None:
+        """Raise the one-line :class:`ScenarioError` unless ``value`` is allowed.
+
+        Parameters
+        ----------
+        where : str
+            The file (or sweep) the key belongs to, first in the message.
+        name : str
+            The key as the message names it.
+        value : Any
+        before : dict
+            Values of the keys checked before (for ``{name}`` fields of the rule).
+        """
+        if not self.allows(value):
+            raise ScenarioError(f"{where}: {name} = {show(value)}: {self.rule.format_map(before)}")
+        if self.items is not None:
+            allowed = self.items()
+            for item in value:
+                if item not in allowed:
+                    raise ScenarioError(f"{where}: {name} = {show(item)}: {self.item_rule}")
+
+    def missing(self, where: str, name: str, before: dict) -> None:
+        """Raise the one-line :class:`ScenarioError` if the key is required but absent."""
+        required = self.required(before) if callable(self.required) else self.required
+        if required:
+            raise ScenarioError(f"{where}: {name}: missing; {self.rule.format_map(before)}")
+
+
+def key_field(default=None, *, factory=None, **rules) -> Any:
+    """A dataclass field for a schema checked by :func:`check_keys`.
 
     Parameters
     ----------
-    path : str or Path
-        The sweep file, or its name (``"risk_share_fee_grid"``: ``scenarios/sweeps/NAME.toml``
-        in the working folder, else the installed one; see :func:`sim.scenario.find_scenario`).
-        Its ``base`` is a path relative to the sweep file, or a scenario's name.
+    default : Any
+        The value of an absent key.
+    factory : callable, optional
+        Makes the value of an absent key (a mutable default such as ``dict``).
+    **rules
+        The arguments of its :class:`Key` (``rule``, ``types``, ``low``, ...).
 
     Returns
     -------
-    Sweep
+    dataclasses.Field
+    """
+    meta = {"key": Key(**rules)}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def check_keys(
+    schema: type,
+    data: Mapping,
+    where: str,
+    unknown: Callable[[str, Any], None],
+    after: Mapping[str, Callable[[dict], None]] | None = None,
+):
+    """Check a table against the keys that the fields of a dataclass declare.
+
+    Every key of ``data`` must be a field of ``schema`` (else ``unknown(key, value)``
+    raises); then each field is checked in its declared order by its :class:`Key`: given,
+    its value must be allowed; absent, it must not be required.
+
+    Parameters
+    ----------
+    schema : type
+        A dataclass whose fields carry a :class:`Key` as ``metadata["key"]``.
+    data : mapping
+        The table (a parsed TOML file, or keyword arguments).
+    where : str
+        The file (or sweep) named first in messages.
+    unknown : callable
+        ``unknown(key, value)`` raises the message for a key ``schema`` does not declare.
+    after : dict, optional
+        ``{field: check}``: ``check(values)`` runs once ``field`` is checked, with the
+        values checked so far (a check that needs several keys, such as loading the base
+        scenario with its overrides, before the keys after them are checked).
+
+    Returns
+    -------
+    schema
+        An instance holding the given values (the declared defaults for the others).
 
     Raises
     ------
     ScenarioError
-        One line naming the file, key, value and what is allowed.
+        One line naming ``where``, the key, its value and what is allowed.
     """
-    from .outcomes import SUMMARY_FIELDS
+    declared = fields(schema)
+    names = {f.name for f in declared}
+    for name, value in data.items():
+        if name not in names:
+            unknown(name, value)
+    before: dict[str, Any] = {}
+    for f in declared:
+        key: Key = f.metadata["key"]
+        if f.name in data:
+            key.check(where, f.name, data[f.name], before)
+            before[f.name] = data[f.name]
+        else:
+            key.missing(where, f.name, before)
+            before[f.name] = f.default_factory() if f.default is MISSING else f.default
+        if after and f.name in after:
+            after[f.name](before)
+    return schema(**{name: before[name] for name in data})
 
-    path = find_scenario(path, "sweeps", "sweep")
-    src = str(path)
-    data = read_toml(path)
-    for key, val in data.items():
-        if key not in TOP_KEYS:
-            import difflib
 
-            hint = difflib.get_close_matches(key, TOP_KEYS, n=1)
-            extra = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(TOP_KEYS)}"
-            raise ScenarioError(f"{src}: {key} = {show(val)}: unknown sweep key{extra}")
+def _summary_fields() -> tuple[str, ...]:
+    from .outcomes import SUMMARY_FIELDS  # pandas: imported when a file names outcomes
 
-    def need(key, types, what):
-        if key not in data:
-            raise ScenarioError(f"{src}: {key}: missing; expected {what}")
-        v = data[key]
-        if isinstance(v, bool) or not isinstance(v, types):
-            raise ScenarioError(f"{src}: {key} = {show(v)}: expected {what}")
-        return v
+    return SUMMARY_FIELDS
 
-    base_ref = need(
-        "base", str, "the base scenario file (a path relative to the sweep file, or a name)"
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What a sweep file declares: one field per top-level key, each with its type and its
+    allowed values (a :class:`Key`), checked in this order by :func:`check_keys`.
+
+    The values are those written (``base`` as written, relative to the sweep file); a
+    :class:`Sweep` resolves them (loads the base scenario, makes the design). Keyword
+    arguments of :class:`Sweep` and of :meth:`Sweep.with_` have the same names.
+
+    Attributes
+    ----------
+    base : str, Path or Scenario
+        Required: the base scenario (a path relative to the sweep file, or a name).
+    design : {"grid", "lhs", "sobol", "morris"}
+    replications : int
+        In [1, 100000].
+    seed : int
+        In [0, 2**63 - 1].
+    samples : int or None
+        In [1, 1000000]; required by the sampled designs.
+    levels : int
+        Morris levels, in [2, 100].
+    description : str
+    outcomes : list of str
+        Outcomes of :data:`sim.SUMMARY_FIELDS`, at least one.
+    set : mapping
+        Fixed overrides of the base scenario, checked against the registry.
+    balance : str or None
+        One of the risk shares.
+    parameters : mapping
+        Required, not empty: each entry a :class:`ParameterSpec`.
+    """
+
+    base: str | os.PathLike | Scenario | None = key_field(
+        rule="expected the base scenario file (a path relative to the sweep file, or a name)",
+        types=(str, os.PathLike, Scenario),
+        required=True,
     )
-    design = data.get("design", "grid")
-    if design not in DESIGNS:
-        raise ScenarioError(
-            f"{src}: design = {show(design)}: expected one of {', '.join(map(repr, DESIGNS))}"
-        )
-    reps = data.get("replications", 1)
-    if isinstance(reps, bool) or not isinstance(reps, int) or not 1 <= reps <= 100_000:
-        raise ScenarioError(
-            f"{src}: replications = {show(reps)}: expected an integer in [1, 100000]"
-        )
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise ScenarioError(f"{src}: seed = {show(seed)}: expected an integer in [0, 2**63 - 1]")
-    samples = data.get("samples", 0)
-    if (design != "grid" or "samples" in data) and (
-        isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 10**6
-    ):
-        raise ScenarioError(
-            f"{src}: samples = {show(samples)}: expected an integer in [1, 1000000] "
-            f"for design {design!r}"
-        )
-    levels = data.get("levels", 4)
-    if isinstance(levels, bool) or not isinstance(levels, int) or not 2 <= levels <= 100:
-        raise ScenarioError(f"{src}: levels = {show(levels)}: expected an integer in [2, 100]")
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        raise ScenarioError(f"{src}: description = {show(description)}: expected a string")
-    outcomes = data.get("outcomes", ["lending_volume"])
-    if not isinstance(outcomes, list) or not outcomes:
-        raise ScenarioError(f"{src}: outcomes = {show(outcomes)}: expected a list of outcomes")
-    for o in outcomes:
-        if o not in SUMMARY_FIELDS:
-            raise ScenarioError(
-                f"{src}: outcomes = {show(o)}: unknown outcome; see sim.SUMMARY_FIELDS"
-            )
+    design: str = key_field(
+        "grid",
+        rule="expected one of " + ", ".join(map(repr, DESIGNS)),
+        types=(str,),
+        choices=DESIGNS,
+    )
+    replications: int = key_field(
+        1, rule="expected an integer in [1, 100000]", types=(int,), low=1, high=100_000
+    )
+    seed: int = key_field(
+        0, rule="expected an integer in [0, 2**63 - 1]", types=(int,), low=0, high=MAX_SEED
+    )
+    samples: int | None = key_field(
+        rule="expected an integer in [1, 1000000] for design {design!r}",
+        types=(int,),
+        low=1,
+        high=10**6,
+        required=lambda before: before["design"] != "grid",
+    )
+    levels: int = key_field(
+        4, rule="expected an integer in [2, 100]", types=(int,), low=2, high=100
+    )
+    description: str = key_field("", rule="expected a string", types=(str,))
+    outcomes: list | tuple = key_field(
+        ("lending_volume",),
+        rule="expected a list of outcomes",
+        types=(list, tuple),
+        nonempty=True,
+        items=_summary_fields,
+        item_rule="unknown outcome; see sim.SUMMARY_FIELDS",
+    )
+    set: Mapping = key_field(factory=dict, rule="expected a table of KEY = VALUE", types=(Mapping,))
+    balance: str | None = key_field(
+        rule="expected one of " + ", ".join(RISK_SHARE_KEYS),
+        types=(str,),
+        choices=RISK_SHARE_KEYS,
+    )
+    parameters: Mapping | None = key_field(
+        rule="expected a table of parameters to vary",
+        types=(Mapping,),
+        required=True,
+        nonempty=True,
+    )
 
-    fixed = data.get("set", {})
-    if not isinstance(fixed, dict):
-        raise ScenarioError(f"{src}: set = {show(fixed)}: expected a table of KEY = VALUE")
-    base_path = path.parent / base_ref
+    def given(self) -> dict[str, Any]:
+        """The keys with a value (``None`` stands for an absent ``samples`` or ``balance``)."""
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
+        }
+
+
+#: The top-level keys of a sweep file, in the order they are checked.
+TOP_KEYS = tuple(f.name for f in fields(SweepSpec))
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One entry of a sweep file's ``[parameters]`` table (its keys, all optional).
+
+    Attributes
+    ----------
+    values : list, optional
+        The values of a grid factor (a grid design only); each is checked against the
+        parameter's registry entry.
+    low, high : number, optional
+        A range (without ``values``); both within the parameter's allowed range, low below
+        high. Sampled designs draw in it; a grid spreads ``levels`` values over it.
+    levels : int, optional
+        Values of a grid range (at least 2).
+    """
+
+    values: list | None = None
+    low: float | None = None
+    high: float | None = None
+    levels: int | None = None
+
+
+#: The keys of a ``[parameters]`` entry.
+PARAMETER_KEYS = tuple(f.name for f in fields(ParameterSpec))
+
+
+def _unknown_top_key(where: str):
+    def unknown(key: str, value) -> None:
+        import difflib
+
+        hint = difflib.get_close_matches(key, TOP_KEYS, n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else f"; allowed: {', '.join(TOP_KEYS)}"
+        raise ScenarioError(f"{where}: {key} = {show(value)}: unknown sweep key{extra}")
+
+    return unknown
+
+
+# ============================================================================ sweeps
+class Sweep:
+    """A sweep: a base scenario, the parameters to vary, a design, replications and a seed.
+
+    Made from a sweep file (:meth:`from_file`) or from Python values with the same names
+    and spellings as the file's keys; validated at once, every design point included.
+    :meth:`with_` changes keys (the size of a run, replications, a parameter's values)
+    and validates again; :meth:`run` runs it and returns a :class:`SweepResult`::
+
+        sweep = sim.Sweep.from_file("risk_share_fee_grid").with_(n_smes=2000, replications=2)
+        result = sweep.run(workers=4, out="out/grid")
+        result.summary                  # one row per run
+
+        sweep = sim.Sweep("beijing_2022", {"bank.share": {"low": 0.0, "high": 0.4}},
+                          design="sobol", samples=64, balance="guarantor.share")
+        sweep.run().sensitivity()       # Sobol indices, in a temporary folder
+
+    Parameters
+    ----------
+    base : str, Path or Scenario
+        The base scenario: a file, a scenario's name (``"beijing_2022"``), or a
+        :class:`~sim.scenario.Scenario`.
+    parameters : dict
+        ``{key: {"values": [...]}}`` (a grid) or ``{key: {"low": a, "high": b}}`` (a
+        range; with ``"levels": n`` for a grid), as the ``[parameters]`` table.
+    design : {"grid", "lhs", "sobol", "morris"}, default "grid"
+    replications : int, default 1
+        Runs per design point; replication ``k`` of every point uses the seed
+        ``SeedSequence(seed, spawn_key=(k,))``.
+    samples : int, optional
+        lhs: points; sobol: base samples N (N (d + 2) points); morris: trajectories.
+        Required by the sampled designs.
+    seed : int, default 0
+        Seed of the design and of the replications.
+    set : dict, optional
+        Fixed overrides of the base scenario (``{"run.n_smes": 5000}``), as ``[set]``.
+    balance : str, optional
+        A risk share that takes ``1 -`` the others (``"guarantor.share"``).
+    outcomes : list of str, default ["lending_volume"]
+        Outcomes of :meth:`SweepResult.sensitivity`.
+    levels : int, default 4
+        Grid levels of a Morris design.
+    description : str, optional
+    name : str, default "sweep"
+        Names the design points' scenarios (``NAME#3``) and the sweep in messages.
+
+    Attributes
+    ----------
+    name : str
+        The file's stem, or ``name``.
+    path : str or None
+        The sweep file (None for a sweep made from Python values).
+    source : str
+        How messages name the sweep: the file, ``name``, "... (with changes)" after
+        :meth:`with_`.
+    spec : SweepSpec
+        The keys as given.
+    base : Scenario
+        The base scenario with the ``set`` overrides.
+    design : Design
+    replications, seed : int
+    fixed : dict
+        The ``set`` overrides.
+    balance : str or None
+    outcomes : tuple of str
+    kinds : dict
+        Registry kind (``"float"``, ``"int"``, ...) of each varied parameter.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the file (or ``name``), the key, the value and what is allowed.
+    """
+
+    def __init__(
+        self,
+        base,
+        parameters: Mapping,
+        design: str | None = None,
+        replications: int | None = None,
+        *,
+        samples: int | None = None,
+        seed: int | None = None,
+        set: Mapping | None = None,
+        balance: str | None = None,
+        outcomes: Iterable[str] | None = None,
+        levels: int | None = None,
+        description: str | None = None,
+        name: str = "sweep",
+    ):
+        given = {
+            "base": base,
+            "parameters": parameters,
+            "design": design,
+            "replications": replications,
+            "samples": samples,
+            "seed": seed,
+            "set": set,
+            "balance": balance,
+            "outcomes": list(outcomes)
+            if isinstance(outcomes, Iterable) and not isinstance(outcomes, str)
+            else outcomes,
+            "levels": levels,
+            "description": description,
+        }
+        data = {k: v for k, v in given.items() if v is not None}
+        self._resolve(data, source=str(name), name=str(name), path=None, folder=None)
+
+    @classmethod
+    def from_file(cls, path) -> Sweep:
+        """Load and validate a sweep file.
+
+        Parameters
+        ----------
+        path : str or Path
+            The sweep file, or its name (``"risk_share_fee_grid"``:
+            ``scenarios/sweeps/NAME.toml`` in the working folder, else the installed one;
+            see :func:`sim.scenario.find_scenario`). Its ``base`` is a path relative to the
+            sweep file, or a scenario's name.
+
+        Returns
+        -------
+        Sweep
+
+        Raises
+        ------
+        ScenarioError
+            One line naming the file, key, value and what is allowed.
+        """
+        path = find_scenario(path, "sweeps", "sweep")
+        data = read_toml(path)
+        sweep = cls.__new__(cls)
+        sweep._resolve(data, source=str(path), name=path.stem, path=str(path), folder=path.parent)
+        return sweep
+
+    def with_(
+        self,
+        *,
+        n_smes: int | None = None,
+        horizon: int | None = None,
+        burn_in: int | None = None,
+        set: Mapping | None = None,
+        parameters: Mapping | None = None,
+        **keys,
+    ) -> Sweep:
+        """A copy with some keys changed, validated again.
+
+        Parameters
+        ----------
+        n_smes, horizon, burn_in : int, optional
+            Shorthands for ``set={"run.n_smes": ..., "run.horizon": ..., "run.burn_in": ...}``.
+        set : dict, optional
+            Overrides merged into the ``set`` table (a key given ``None`` is removed).
+        parameters : dict, optional
+            Entries merged into ``parameters``: a key replaces that parameter's entry (in
+            its place), a new key is varied too, a key given ``None`` is no longer varied.
+        **keys
+            Any other key of the sweep file (``replications=8``, ``seed=1``,
+            ``samples=128``, ``design="lhs"``, ``balance=None`` to remove it, ...).
+
+        Returns
+        -------
+        Sweep
+            Its messages name ``"<source> (with changes)"``.
+
+        Raises
+        ------
+        ScenarioError
+            One line naming the key, the value and what is allowed.
+        """
+        data = self.spec.given()
+        for key, value in keys.items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        shorthands = {"run.n_smes": n_smes, "run.horizon": horizon, "run.burn_in": burn_in}
+        fixed = {k: v for k, v in shorthands.items() if v is not None}
+        for table, changes in (("set", {**fixed, **(set or {})}), ("parameters", parameters)):
+            if changes:
+                merged = dict(data.get(table) or {})
+                for key, value in changes.items():
+                    if value is None:
+                        merged.pop(key, None)
+                    else:
+                        merged[key] = value
+                data[table] = merged
+        changed = bool(keys or fixed or set or parameters)
+        source = self.source
+        if changed and not source.endswith(CHANGED):
+            source += CHANGED
+        sweep = type(self).__new__(type(self))
+        sweep._resolve(data, source=source, name=self.name, path=self.path, folder=self._folder)
+        return sweep
+
+    def _resolve(self, data: Mapping, *, source: str, name: str, path, folder) -> None:
+        """Check ``data`` against :class:`SweepSpec`, load the base scenario, make the design
+        and validate every design point; set the attributes."""
+        loaded = {}
+
+        def load_base(values: dict) -> None:  # as soon as base and set are checked
+            base = _base_scenario(values["base"], source, folder)
+            loaded["base"] = base.with_overrides(values["set"], source=f"{source} [set]")
+
+        spec = check_keys(
+            SweepSpec, data, source, _unknown_top_key(source), after={"set": load_base}
+        )
+        base = loaded["base"]
+        names, bounds, values, kinds = [], [], [], {}
+        for key, entry in spec.parameters.items():
+            bound, grid, kinds[key] = _factor(key, entry, spec, f"{source} [parameters]")
+            names.append(key)
+            bounds.append(bound)
+            values.append(grid)
+        samples = spec.samples or 0
+        check_design_size(
+            source, spec.design, names, values, samples, spec.replications, base, bounds
+        )
+        design = Design(
+            names=tuple(names),
+            method=spec.design,
+            bounds=tuple(bounds),
+            values=tuple(v.spread() if isinstance(v, _Range) else v for v in values),
+            samples=samples,
+            seed=spec.seed,
+            levels=spec.levels,
+        )
+        self.__dict__.update(
+            spec=spec,
+            name=name,
+            path=path,
+            source=source,
+            _folder=folder,
+            description=spec.description,
+            base=base,
+            design=design,
+            replications=spec.replications,
+            seed=spec.seed,
+            fixed=dict(spec.set),
+            balance=spec.balance,
+            outcomes=tuple(spec.outcomes),
+            kinds=kinds,
+        )
+        for i, point in enumerate(design.matrix()):
+            point_scenario(self, i, point)  # validates every point
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a Sweep does not change: use .with_({name}=...) for a new one")
+
+    def __repr__(self) -> str:
+        return (
+            f"<Sweep {self.source}: {self.design.method} over {', '.join(self.design.names)}; "
+            f"{self.points} points x {self.replications} replications = {self.runs} runs; "
+            f"base {self.base.name}>"
+        )
+
+    @property
+    def points(self) -> int:
+        """Number of design points."""
+        return len(self.design.matrix())
+
+    @property
+    def runs(self) -> int:
+        """Number of runs: design points x replications."""
+        return self.points * self.replications
+
+    def run(
+        self,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        out=None,
+        resume: bool = False,
+        overwrite: bool = False,
+        progress: bool | Callable[[bool], None] | None = None,
+    ) -> SweepResult:
+        """Run every (design point, replication), merge and return the results.
+
+        Everything is checked before anything is created: the options, the output folder
+        (usable, empty or resumable by this very sweep, not locked by another) and the
+        scheduler (reachable). Each finished run is written atomically as
+        ``OUT/runs/<run_id>.parquet``; a run that raises is recorded with its error and the
+        sweep goes on. Then ``summary.parquet``, ``timeseries.parquet``, ``design.parquet``
+        and ``manifest.json`` are written to ``out``.
+
+        Parameters
+        ----------
+        workers : int, optional
+            Local worker processes (1: in this process); default every CPU this process
+            may use.
+        scheduler : str, optional
+            A Dask scheduler's address (``tcp://HOST:PORT``) instead of ``workers``.
+        out : str or Path, optional
+            The sweep folder; default a temporary folder, removed once the results are
+            read (the results are returned either way).
+        resume : bool
+            Keep the runs already finished in ``out`` (a folder made by the same sweep:
+            see :func:`fingerprint`) and run the others.
+        overwrite : bool
+            Use a non-empty ``out``; another sweep's results there are removed first.
+        progress : bool or callable, optional
+            True: a progress bar on stderr (when it is a terminal); a callable is called
+            with ``ok`` (bool) after each finished run.
+
+        Returns
+        -------
+        SweepResult
+
+        Raises
+        ------
+        SweepOptionError
+            Bad ``workers`` or ``scheduler``, or an unreachable scheduler.
+        sim.outputs.OutputError
+            An unusable ``out`` (not writable, not empty, another sweep's, locked).
+        """
+        import tempfile
+        from datetime import UTC, datetime
+
+        from .outcomes import SUMMARY_FIELDS
+        from .outputs import build_manifest, write_json, write_parquet
+
+        scheduler = check_run_options(workers, scheduler)
+        if out is None and resume:
+            raise SweepOptionError("resume: needs out, the folder of the sweep to resume")
+        record = fingerprint(self)
+        temporary = None
+        if out is None:
+            temporary = tempfile.TemporaryDirectory(prefix="gsim-sweep-")
+            out_dir = Path(temporary.name)
+        else:
+            out_dir = check_sweep_folder(out, record, resume=resume, overwrite=overwrite)
+        specs = plan_runs(self)
+        started = datetime.now(UTC)
+        with contextlib.ExitStack() as stack:
+            if temporary is not None:
+                stack.callback(temporary.cleanup)
+            pool = SweepExecutor(workers or default_workers(), scheduler)  # before the folder
+            stack.callback(pool.close)
+            stack.enter_context(
+                sweep_folder(out_dir, record, specs, resume=resume, overwrite=overwrite)
+            )
+            bar = _progress_bar(progress, len(specs), f"sweep {self.name}")
+            if bar is not None:
+                stack.enter_context(bar)
+            counts = execute(
+                specs,
+                model_task,
+                out_dir,
+                pool.executor,
+                resume=resume,
+                window=2 * pool.workers,
+                progress=_progress_callback(progress, bar),
+                rebuild=pool.rebuild,
+            )
+            if bar is not None and counts["skipped"]:
+                bar.update(counts["skipped"])
+            pool.close()
+            summary, timeseries = merge(specs, out_dir, SUMMARY_FIELDS)
+            design = summary.drop_duplicates("point")[["point", *self.design.names]]
+            design = design.reset_index(drop=True)
+            if temporary is None:
+                write_parquet(summary, out_dir / "summary.parquet")
+                write_parquet(timeseries, out_dir / "timeseries.parquet")
+                write_parquet(design, out_dir / "design.parquet")
+                manifest = build_manifest(
+                    [self.base],
+                    self.seed,
+                    self.replications,
+                    started,
+                    sweep={
+                        "file": self.path,
+                        "source": self.source,
+                        "design": self.design.method,
+                        "parameters": list(self.design.names),
+                        "points": len(specs) // self.replications,
+                        "balance": self.balance,
+                        "set": self.fixed,
+                        "fingerprint": record["fingerprint"],
+                    },
+                    runs=counts,
+                    executor=scheduler or f"{workers or default_workers()} local",
+                )
+                write_json(manifest, out_dir / "manifest.json")
+        return SweepResult(
+            sweep=self,
+            summary=summary,
+            timeseries=timeseries,
+            design=design,
+            counts=counts,
+            out=None if temporary is not None else out_dir,
+        )
+
+
+#: Added to a sweep's source by :meth:`Sweep.with_`.
+CHANGED = " (with changes)"
+
+
+def load_sweep(path) -> Sweep:
+    """Load and validate a sweep file: :meth:`Sweep.from_file`."""
+    return Sweep.from_file(path)
+
+
+def _base_scenario(ref, source: str, folder: Path | None) -> Scenario:
+    """The base scenario ``ref`` (a Scenario, or a path relative to ``folder``, or a name)."""
+    if isinstance(ref, Scenario):
+        return ref
+    base_ref = os.fspath(ref)
+    base_path = (folder or Path()) / base_ref
     if NAME_PATTERN.fullmatch(base_ref) and not os.path.lexists(base_path):
         base_path = lookup_name(base_ref)  # a scenario's name, not a file beside the sweep
         if base_path is None:
-            raise ScenarioError(f"{src}: base = {base_ref!r}: {unknown_name()}")
+            raise ScenarioError(f"{source}: base = {base_ref!r}: {unknown_name()}")
     try:
         base_path = base_path.resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL character
-        raise ScenarioError(f"{src}: base = {show(base_ref)}: cannot resolve: {exc}") from None
+        raise ScenarioError(f"{source}: base = {show(base_ref)}: cannot resolve: {exc}") from None
     problem = file_problem(base_path)
     if problem:
         raise ScenarioError(
-            f"{src}: base = {base_ref!r}: {problem} ({base_path}); expected a scenario file"
+            f"{source}: base = {base_ref!r}: {problem} ({base_path}); expected a scenario file"
         )
-    base = load_scenario(base_path).with_overrides(fixed, source=f"{src} [set]")
-    balance = data.get("balance")
-    if balance is not None and balance not in RISK_SHARE_KEYS:
-        raise ScenarioError(
-            f"{src}: balance = {show(balance)}: expected one of {', '.join(RISK_SHARE_KEYS)}"
-        )
+    return load_scenario(base_path)
 
-    params = data.get("parameters")
-    if not isinstance(params, dict) or not params:
+
+def _factor(key, entry, spec: SweepSpec, where: str):
+    """Check one ``[parameters]`` entry against its registry parameter and the design.
+
+    Returns
+    -------
+    bounds : (float, float)
+        The range (NaN for a list of values).
+    grid : tuple or _Range
+        The grid values (a range not yet spread; empty for sampled designs).
+    kind : str
+        The parameter's registry kind.
+    """
+    if not isinstance(key, str) or key not in REGISTRY:
+        unknown_key(where, str(key), entry)
+    if key == spec.balance:
         raise ScenarioError(
-            f"{src}: parameters = {show(params)}: expected a table of parameters to vary"
+            f"{where}: {key} = {show(entry)}: the balance share cannot also be varied"
         )
-    names, bounds, values, kinds = [], [], [], {}
-    for key, spec in params.items():
-        where = f"{src} [parameters]"
-        if key not in REGISTRY:
-            _unknown(where, key, spec)
-        if key == balance:
+    p = REGISTRY[key]
+    if not isinstance(entry, Mapping):
+        raise ScenarioError(
+            f"{where}: {key} = {show(entry)}: expected {{ values = [...] }} or "
+            "{ low = ..., high = ... }"
+        )
+    extra = [k for k in entry if k not in PARAMETER_KEYS]
+    if extra:
+        first = min(extra, key=str)
+        raise ScenarioError(
+            f"{where}: {key}.{first} = {show(entry[first])}: unknown; "
+            f"expected {', '.join(PARAMETER_KEYS)}"
+        )
+    if "values" in entry:
+        vals = entry["values"]
+        if spec.design != "grid":
             raise ScenarioError(
-                f"{where}: {key} = {show(spec)}: the balance share cannot also be varied"
+                f"{where}: {key}.values = {show(vals)}: design {spec.design!r} needs low and high"
             )
-        p = REGISTRY[key]
-        kinds[key] = p.kind
-        if not isinstance(spec, dict):
+        if not isinstance(vals, list | tuple) or not vals:
             raise ScenarioError(
-                f"{where}: {key} = {show(spec)}: expected {{ values = [...] }} or "
-                "{ low = ..., high = ... }"
+                f"{where}: {key}.values = {show(vals)}: expected a non-empty list of "
+                f"values, each {p.allowed()}"
             )
-        extra = set(spec) - {"values", "low", "high", "levels"}
-        if extra:
+        checked = []
+        for v in vals:
+            nv, err = safe_check(p, v)
+            if err:
+                raise ScenarioError(f"{where}: {key} = {show(v)}: {err}")
+            checked.append(nv)
+        return (math.nan, math.nan), tuple(checked), p.kind
+    if p.kind not in ("float", "int"):
+        raise ScenarioError(
+            f"{where}: {key} = {show(entry)}: a {p.kind} parameter needs values = [...]"
+        )
+    lo, hi = entry.get("low"), entry.get("high")
+    for label, v in (("low", lo), ("high", hi)):
+        _, err = safe_check(p, v)
+        if v is None or err:
             raise ScenarioError(
-                f"{where}: {key}.{sorted(extra)[0]} = {show(spec[sorted(extra)[0]])}: unknown; "
-                "expected values, low, high, levels"
+                f"{where}: {key}.{label} = {show(v)}: "
+                + (err or f"missing; expected {p.allowed()}")
             )
-        if "values" in spec:
-            vals = spec["values"]
-            if design != "grid":
-                raise ScenarioError(
-                    f"{where}: {key}.values = {show(vals)}: design {design!r} needs low and high"
-                )
-            if not isinstance(vals, list) or not vals:
-                raise ScenarioError(
-                    f"{where}: {key}.values = {show(vals)}: expected a non-empty list of "
-                    f"values, each {p.allowed()}"
-                )
-            checked = []
-            for v in vals:
-                nv, err = safe_check(p, v)
-                if err:
-                    raise ScenarioError(f"{where}: {key} = {show(v)}: {err}")
-                checked.append(nv)
-            values.append(tuple(checked))
-            bounds.append((math.nan, math.nan))
-        else:
-            if p.kind not in ("float", "int"):
-                raise ScenarioError(
-                    f"{where}: {key} = {show(spec)}: a {p.kind} parameter needs values = [...]"
-                )
-            lo, hi = spec.get("low"), spec.get("high")
-            for label, v in (("low", lo), ("high", hi)):
-                nv, err = safe_check(p, v)
-                if v is None or err:
-                    raise ScenarioError(
-                        f"{where}: {key}.{label} = {show(v)}: "
-                        + (err or f"missing; expected {p.allowed()}")
-                    )
-            if not lo < hi:
-                raise ScenarioError(f"{where}: {key}.low = {show(lo)}: must be below high ({hi})")
-            bounds.append((float(lo), float(hi)))
-            if design == "grid":
-                lv = spec.get("levels")
-                if isinstance(lv, bool) or not isinstance(lv, int) or lv < 2:
-                    raise ScenarioError(
-                        f"{where}: {key}.levels = {show(lv)}: a grid range needs levels >= 2"
-                    )
-                values.append(_Range(lo, hi, lv, p.kind))  # spread once the size is checked
-            else:
-                values.append(())
-        names.append(key)
-    check_design_size(src, design, names, values, int(samples), int(reps), base, bounds)
-    values = [v.spread() if isinstance(v, _Range) else v for v in values]
-    d = Design(
-        names=tuple(names),
-        method=design,
-        bounds=tuple(bounds),
-        values=tuple(values),
-        samples=int(samples),
-        seed=int(seed),
-        levels=int(levels),
-    )
-    sweep = Sweep(
-        path=src,
-        description=description,
-        base=base,
-        design=d,
-        replications=int(reps),
-        seed=int(seed),
-        fixed=dict(fixed),
-        balance=balance,
-        outcomes=tuple(outcomes),
-        kinds=kinds,
-    )
-    for i, point in enumerate(d.matrix()):
-        point_scenario(sweep, i, point)  # validates every point
-    return sweep
+    if not lo < hi:
+        raise ScenarioError(f"{where}: {key}.low = {show(lo)}: must be below high ({hi})")
+    if spec.design != "grid":
+        return (float(lo), float(hi)), (), p.kind
+    lv = entry.get("levels")
+    if isinstance(lv, bool) or not isinstance(lv, int) or lv < 2:
+        raise ScenarioError(f"{where}: {key}.levels = {show(lv)}: a grid range needs levels >= 2")
+    return (float(lo), float(hi)), _Range(lo, hi, lv, p.kind), p.kind  # spread once sized
 
 
 def point_values(sweep: Sweep, point: tuple) -> dict[str, Any]:
@@ -502,7 +1088,7 @@ def point_values(sweep: Sweep, point: tuple) -> dict[str, Any]:
 def point_scenario(sweep: Sweep, index: int, point: tuple) -> Scenario:
     """The resolved scenario of a design point (validated)."""
     vals = point_values(sweep, point)
-    sc = sweep.base.with_overrides(vals, source=f"{sweep.path} point {index}")
+    sc = sweep.base.with_overrides(vals, source=f"{sweep.source} point {index}")
     from dataclasses import replace
 
     return replace(sc, name=f"{sweep.name}#{index}")
@@ -552,8 +1138,129 @@ def model_task(spec: RunSpec):
     return run_replication(spec.scenario, spec.seed, spec.replication)
 
 
+# ============================================================================ options
+class SweepOptionError(ValueError):
+    """An option of :meth:`Sweep.run` is invalid (``workers``, ``scheduler``, ``resume``
+    without ``out``), or the scheduler cannot be reached: one line, exit code 2 in the
+    command line."""
+
+
+#: Schemes of a Dask scheduler address that ``scheduler`` (``--scheduler``) accepts.
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def default_workers() -> int:
+    """Local workers of a sweep by default: the CPUs this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def check_scheduler(address: str) -> str:
+    """Parse a Dask scheduler address: ``SCHEME://HOST:PORT``, or ``HOST:PORT`` for tcp.
+
+    Returns
+    -------
+    str
+        The address with its scheme, without a trailing ``/``.
+
+    Raises
+    ------
+    SweepOptionError
+        One line naming the address and the allowed form.
+    """
+    from urllib.parse import urlsplit
+
+    allowed = (
+        "expected a Dask scheduler address SCHEME://HOST:PORT with SCHEME one of "
+        + ", ".join(SCHEDULER_SCHEMES)
+        + ", e.g. tcp://127.0.0.1:8786"
+    )
+    text = address.strip()
+    if "://" not in text:
+        text = "tcp://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (
+        parts is None
+        or not text.isprintable()
+        or parts.scheme not in SCHEDULER_SCHEMES
+        or not parts.hostname
+        or not re.fullmatch(r"[A-Za-z0-9._:%-]+", parts.hostname)
+        or port is None
+        or not 1 <= port <= 65535
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise SweepOptionError(f"--scheduler {address!r}: {allowed}")
+    return text.rstrip("/")
+
+
+def check_run_options(workers: int | None, scheduler: str | None) -> str | None:
+    """Check the executor options of :meth:`Sweep.run` before anything is made.
+
+    Returns
+    -------
+    str or None
+        The parsed scheduler address (:func:`check_scheduler`).
+
+    Raises
+    ------
+    SweepOptionError
+        A bad address, ``workers`` not a positive integer, or both given.
+    """
+    if scheduler is not None:
+        scheduler = check_scheduler(scheduler)
+        if workers:
+            raise SweepOptionError("--workers and --scheduler exclude each other")
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise SweepOptionError(
+            f"--workers {workers!r}: expected a positive integer (None: every CPU)"
+        )
+    return scheduler
+
+
+def _progress_bar(progress, total: int, desc: str):
+    """A tqdm bar on stderr for ``progress=True`` (shown only on a terminal), else None."""
+    if progress is not True:
+        return None
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="run", disable=None, file=sys.stderr)
+
+
+def _progress_callback(progress, bar) -> Callable[[bool], None] | None:
+    """What :func:`execute` calls after each run: the bar's update, or the user's callable."""
+    if bar is None:
+        return progress if callable(progress) else None
+    failures = 0
+
+    def update(ok: bool) -> None:
+        nonlocal failures
+        failures += not ok
+        bar.update(1)
+        bar.set_postfix(failed=failures)
+
+    return update
+
+
 class SweepExecutor:
     """The executor a sweep runs on, rebuildable after a worker process dies.
+
+    Parameters
+    ----------
+    workers : int
+        Local workers: 1 runs in this process, more a local process pool.
+    scheduler : str, optional
+        A Dask scheduler's address (``tcp://HOST:PORT``, see :func:`check_scheduler`);
+        it must answer (checked fast, before the Dask client's own 20 s timeout).
 
     Attributes
     ----------
@@ -561,14 +1268,17 @@ class SweepExecutor:
         In-process (one worker), a local process pool, or a Dask client's executor.
     workers : int
         Number of workers (for the submission window).
+
+    Raises
+    ------
+    SweepOptionError
+        The ``dask`` extra is missing, or the scheduler cannot be reached.
     """
 
     def __init__(self, workers: int = 1, scheduler: str | None = None):
         self.client = None
         if scheduler:
-            from distributed import Client
-
-            self.client = Client(scheduler, timeout="20s")
+            self.client = _dask_client(check_scheduler(scheduler))
             self.workers = len(self.client.scheduler_info().get("workers", {})) or 1
         else:
             self.workers = max(1, workers)
@@ -600,9 +1310,33 @@ class SweepExecutor:
         self.executor = None
 
 
-def make_sweep_executor(workers: int = 1, scheduler: str | None = None) -> SweepExecutor:
-    """In-process (``workers`` 1), a local process pool, or a Dask cluster's executor."""
-    return SweepExecutor(workers, scheduler)
+def _dask_client(scheduler: str):
+    """A Dask client of ``scheduler``; :class:`SweepOptionError` if it does not answer."""
+    import importlib.util
+    import socket
+    from urllib.parse import urlsplit
+
+    if importlib.util.find_spec("distributed") is None:
+        raise SweepOptionError(
+            f"--scheduler {scheduler}: needs the dask extra (pip install -e '.[dask]')"
+        )
+    parts = urlsplit(scheduler)
+    try:  # fail fast (a refused connection) before the client's own 20 s timeout
+        socket.create_connection((parts.hostname, parts.port), timeout=10).close()
+    except OSError as exc:
+        raise SweepOptionError(
+            f"--scheduler {scheduler}: cannot connect: {exc.strerror or exc}; expected "
+            "the address of a running Dask scheduler (dask scheduler)"
+        ) from None
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout="20s")
+    except (OSError, ValueError) as exc:
+        raise SweepOptionError(
+            f"--scheduler {scheduler}: cannot connect: {exc}; expected the address of a "
+            "running Dask scheduler (dask scheduler)"
+        ) from None
 
 
 # ============================================================================ the folder
@@ -648,7 +1382,7 @@ def fingerprint(sweep: Sweep) -> dict:
     blob = json.dumps(resolved, sort_keys=True, default=str)
     return {
         "fingerprint": hashlib.sha256(blob.encode()).hexdigest(),
-        "sweep_file": str(sweep.path),
+        "sweep_file": sweep.source,
         "resolved": resolved,
     }
 
@@ -775,14 +1509,14 @@ def _write_run(out: Path, spec: RunSpec, row: dict, ts) -> None:
 def _base_row(spec: RunSpec) -> dict:
     """The columns every run's summary row starts with: identifiers and design values
     (list values comma-joined, as :func:`sim.experiments.run_replication` writes them)."""
-    from .experiments import _param_columns
+    from .experiments import param_columns
 
     return {
         "point": spec.point,
         "replication": spec.replication,
         "seed": spec.seed,
         "run_id": spec.run_id,
-        **_param_columns(spec.values),
+        **param_columns(spec.values),
     }
 
 
@@ -922,3 +1656,97 @@ def merge(specs: list[RunSpec], out_dir, outcome_fields: Iterable[str] = ()):
             summary[col] = np.nan
     timeseries = pd.concat(series, ignore_index=True) if series else pd.DataFrame()
     return summary, timeseries
+
+
+# ============================================================================ results
+@dataclass(frozen=True, repr=False)
+class SweepResult:
+    """The merged results of :meth:`Sweep.run`.
+
+    Attributes
+    ----------
+    sweep : Sweep
+        The sweep that ran.
+    summary : pandas.DataFrame
+        One row per run in (point, replication) order: ``point``, ``replication``,
+        ``seed``, ``run_id``, the design values (and the balancing share), ``scenario``,
+        the ``set`` overrides, the outcomes of :data:`sim.SUMMARY_FIELDS`, ``status``
+        (``ok``, ``failed`` or ``missing``) and ``error``; as ``summary.parquet``.
+    timeseries : pandas.DataFrame
+        The monthly series of every successful run, with ``point`` and ``replication``;
+        as ``timeseries.parquet``.
+    design : pandas.DataFrame
+        One row per design point: ``point`` and the values of the varied parameters; as
+        ``design.parquet``.
+    counts : dict
+        Runs: ``total``, ``skipped`` (already finished, with ``resume``), ``ok``, ``failed``.
+    out : Path or None
+        The sweep folder (None for a temporary one, already removed).
+    """
+
+    sweep: Sweep
+    summary: Any
+    timeseries: Any
+    design: Any
+    counts: dict
+    out: Path | None = None
+
+    def __repr__(self) -> str:
+        c = self.counts
+        where = f"; in {self.out}" if self.out is not None else ""
+        return (
+            f"<SweepResult {self.sweep.source}: {c['total']} runs, {c['ok']} ran, "
+            f"{c['skipped']} already finished, {c['failed']} failed{where}>"
+        )
+
+    @property
+    def failed(self):
+        """The summary rows of the runs that did not succeed (``status`` other than ok)."""
+        return self.summary[self.summary["status"] != "ok"]
+
+    def sensitivity(self, outcomes: str | Iterable[str] | None = None):
+        """Sobol or Morris sensitivity indices, on the mean over replications of each point.
+
+        Parameters
+        ----------
+        outcomes : str or list of str, optional
+            Outcomes to analyse; default the sweep's ``outcomes``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per (outcome, parameter): ``outcome``, ``parameter``, ``method``, then
+            ``S1``, ``S1_conf``, ``ST``, ``ST_conf`` (Sobol) or ``mu_star``,
+            ``mu_star_conf``, ``sigma`` (Morris); ``*_conf`` are half-widths of 95%
+            bootstrap intervals (see :func:`sim.sensitivity.analyze`). What ``gsim
+            sensitivity`` writes to ``sensitivity.parquet``.
+
+        Raises
+        ------
+        ValueError
+            The design is not sobol or morris, an outcome is not a column of the summary,
+            or a design point has no successful run with a finite value.
+        """
+        import numpy as np
+        import pandas as pd
+
+        from .sensitivity import analyze, point_means
+
+        sw = self.sweep
+        if sw.design.method not in ("sobol", "morris"):
+            raise ValueError(
+                f"{sw.source}: design = {sw.design.method!r}: sensitivity analysis needs a "
+                "'sobol' or 'morris' design"
+            )
+        if outcomes is None:
+            outcomes = sw.outcomes
+        elif isinstance(outcomes, str):
+            outcomes = (outcomes,)
+        x = np.array(sw.design.matrix(), dtype=float)
+        tables = []
+        for o in outcomes:
+            if o not in self.summary:
+                raise ValueError(f"outcome {o!r}: not in the summary; see sim.SUMMARY_FIELDS")
+            y = point_means(self.summary, o, x.shape[0])
+            tables.append(analyze(sw.design, x, y, o, seed=sw.seed))
+        return pd.concat(tables, ignore_index=True)

@@ -66,6 +66,28 @@ def test_notebook_is_clean(path):
         assert hit is None, f"cell {i} uses a private name: {hit.group(0)!r}"
 
 
+#: The notebooks that run a sweep, and how they must run it: through the sweep API.
+SWEEP_NOTEBOOKS = ("02_risk_share_and_fees", "03_sensitivity")
+NOT_IN_SWEEP_NOTEBOOKS = ("subprocess", "tomllib", "toml_value", "write_sweep", "GSIM")
+
+
+@pytest.mark.parametrize("name", SWEEP_NOTEBOOKS)
+def test_sweep_notebooks_use_the_sweep_api(name):
+    """Notebooks 02 and 03 build their sweep with sim.Sweep.from_file(...).with_(...), run it
+    with .run(...) and read the result: no subprocess, no hand-written sweep files."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    for word in NOT_IN_SWEEP_NOTEBOOKS:
+        assert word not in code, f"{name} uses {word}"
+    assert "sim.Sweep.from_file(SWEEP_FILE).with_(" in code
+    assert re.search(
+        r"\bresult = sweep\.run\(workers=N_WORKERS, out=OUT / \"\w+\", overwrite=True\)", code
+    )
+    assert "result.summary" in code
+    if name == "03_sensitivity":
+        assert "result.sensitivity()" in code
+
+
 @pytest.mark.parametrize("name", EXPECTED)
 def test_notebook_runs_at_small_size(name, tmp_path):
     papermill = pytest.importorskip("papermill")

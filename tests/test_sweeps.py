@@ -375,7 +375,7 @@ def test_run_that_kills_its_worker_process_does_not_abort_the_sweep(tmp_path):
     specs = sweeps.plan_runs(sweeps.load_sweep(f))
     n, window = len(specs), 4
     out = tmp_path / "K"
-    pool = sweeps.make_sweep_executor(workers=2)  # the local pool `gsim sweep` uses
+    pool = sweeps.SweepExecutor(workers=2)  # the local pool `gsim sweep` uses
     try:
         counts = sweeps.execute(
             specs, crashing_task, out, pool.executor, window=window, rebuild=pool.rebuild
@@ -420,7 +420,7 @@ def test_missing_run_row_formats_values_like_a_finished_run(tmp_path):
 
 
 def test_sweep_executor_builds_its_pool_with_make_executor():
-    pool = sweeps.make_sweep_executor(workers=1)
+    pool = sweeps.SweepExecutor(workers=1)
     try:
         assert pool.workers == 1 and pool.client is None
         assert type(pool.executor) is InProcessExecutor
