@@ -32,6 +32,7 @@ from .applications import (
     screening_noise,
 )
 from .parameters import SECTORS, SIZE_CLASSES
+from .risk_sharing import liability, net_liability
 
 __all__ = ["SME", "Bank", "Guarantor", "Reguarantor", "NationalFund", "Government"]
 
@@ -154,8 +155,9 @@ class SME(mesa.Agent):
         _, guarantor_view = estimate_pd(
             needs.pd, zero, sigma_g, aversion * (1.0 - e), needs.prior_log, tau
         )
-        s_g, s_r, s_n, s_b, s_c = model.shares
-        retained = 1.0 - s_b - p["guarantor.cover_appetite"] * (s_r + s_n + s_c)
+        s = model.shares
+        cover = s.reguarantor + s.national_fund + s.comp_fund
+        retained = 1.0 - s.bank - p["guarantor.cover_appetite"] * cover
         appetite = p["guarantor.el_appetite"] * (1.0 + e)
         guaranteed = needs.pledge_ok & (
             guarantor_view * needs.lgd_guaranteed * retained <= appetite
@@ -287,7 +289,7 @@ class Bank(Institution):
         direct_ok = dec * apps.lgd_direct <= p["bank.direct_el_tolerance"]
         pledge_ok = apps.pledge_ok
 
-        s_bank = p["bank.share"]
+        s_bank = m.shares.bank
         # screening effort on guaranteed loans ~ retained share^m, noise ~ effort^-1/2
         sigma_g = sigma * max(s_bank, 1e-6) ** (-0.5 * p["bank.moral_hazard"])
         est_g, dec_g = estimate_pd(pd, eps, sigma_g, aversion, prior, tau)
@@ -453,11 +455,15 @@ class Guarantor(Institution):
         amount = apps.amount[sel]
         reg_ok = m.reguarantor.eligible(amount, apps.small_micro[sel])
         nf_ok = reg_ok & m.national_fund.covers(amount, apps.u_cover[sel])
-        s_g, s_r, s_n, s_b, s_c = m.shares
+        s = m.shares
         cf_open = m.government.comp_fund_remaining > 0
-        cover = s_r * reg_ok + s_n * (nf_ok & m.national_fund.sharing) + (s_c if cf_open else 0.0)
+        cover = (
+            s.reguarantor * reg_ok
+            + s.national_fund * (nf_ok & m.national_fund.sharing)
+            + (s.comp_fund if cf_open else 0.0)
+        )
         # the guarantor counts a fraction of the cover it gets as lower risk
-        retained = 1.0 - s_b - p["guarantor.cover_appetite"] * cover
+        retained = 1.0 - s.bank - p["guarantor.cover_appetite"] * cover
 
         aversion = p["information.uncertainty_aversion"] * (1.0 - exemption(m))
         sigma = screening_noise(p["guarantor.screening_noise"], apps.first_time[sel], p)
@@ -516,17 +522,13 @@ class Guarantor(Institution):
         room_g = np.array(
             [x.leverage_cap * max(x.equity, 0.0) - x.net_liability for x in guarantors]
         )
-        s_bank = p["bank.share"]
         amount = apps.amount[sel]
-        conc_ok = (1.0 - s_bank) * amount <= p["guarantor.concentration_cap"] * equity_g[g]
-        ceded = (
-            p["reguarantor.share"] * apps.reg_ok[sel] + p["national_fund.share"] * apps.nf_ok[sel]
-        )
-        liability = (1.0 - s_bank - ceded) * amount * m.weight
+        conc_ok = liability(amount, m.shares) <= p["guarantor.concentration_cap"] * equity_g[g]
+        need = net_liability(amount * m.weight, m.shares, apps.reg_ok[sel], apps.nf_ok[sel])
         priority = (apps.small_micro[sel] & (amount <= 5e6)) | apps.relief[sel]
         # by guarantor, priority first, then arrival (a stable sort of one narrow key)
         order = stable_order(2 * g + ~priority)
-        need = np.where(conc_ok, liability, 0.0)[order]
+        need = np.where(conc_ok, need, 0.0)[order]
         fits = np.zeros(sel.size, bool)
         fits[order] = conc_ok[order] & (group_cumsum(need, g[order]) <= room_g[g[order]])
         apps.booked[sel] = fits

@@ -34,7 +34,7 @@ from .ledger import Ledger
 from .outcomes import FLOW_SERIES, MONTHLY_SERIES, party_losses, summarize, summarize_by_year
 from .parameters import BANK_TYPES, REGISTRY, SECTORS, SHOCK_SECTORS, SIZE_CLASSES
 from .population import DIRECT, SMEPopulation
-from .risk_sharing import allocate_loss, share_recovery
+from .risk_sharing import RiskShares, allocate_loss, liability, net_liability, share_recovery
 from .scenario import Scenario, default_scenario, load_scenario
 
 __all__ = ["GuaranteeMarket"]
@@ -329,7 +329,8 @@ class GuaranteeMarket(mesa.Model):
 
         values = self.adoption.in_force()
         p = self.params = replace(self.spec, values=values)
-        self.shares = np.asarray(p.shares(), dtype=float)
+        #: risk shares of the guarantees booked this month
+        self.shares = RiskShares.of(p.shares())
         self.batch_mode = _batch_pairs(
             p, len(self.banks), len(self.guarantors), self.adoption.level(8)
         )
@@ -500,7 +501,7 @@ class GuaranteeMarket(mesa.Model):
         s.loan_nf[rows] = loan.nf
         s.loan_recovery[rows] = np.where(is_g, apps.recovery[idx], apps.recovery_direct[idx])
         s.loan_relief[rows] = loan.relief
-        uplift = p["credit.guarantee_uplift"] * (1.0 - p["bank.share"])
+        uplift = p["credit.guarantee_uplift"] * (1.0 - self.shares.bank)
         s.loan_pd[rows] = np.minimum(s.pd[rows] * np.where(is_g, 1.0 + uplift, 1.0), 0.999)
         self.refresh_hazards(rows)
         if self.in_horizon:
@@ -585,6 +586,10 @@ class GuaranteeMarket(mesa.Model):
             sector=s.sector[rows],
         )
 
+    def booked_shares(self, start: np.ndarray) -> RiskShares:
+        """The risk shares of loans booked in months ``start``: a loan keeps its split."""
+        return RiskShares.of(self.shares_by_month[start])
+
     def _add_stocks(self, loan: LoanColumns, sign: float) -> None:
         """Add (+1) or remove (-1) loans from the running stocks."""
         w = self.weight
@@ -597,11 +602,11 @@ class GuaranteeMarket(mesa.Model):
         self.bank_interest += sign * np.bincount(bank, amount * loan.rate / 12, nb)
         self.bank_relief += sign * np.bincount(bank, amount * loan.relief / 12, nb)
         ga = amount[is_g]
-        sh = self.shares_by_month[loan.start[is_g]]  # the split each loan was booked under
-        liab = (1.0 - sh[:, 3]) * ga
+        sh = self.booked_shares(loan.start[is_g])
+        liab = liability(ga, sh)
         gg = g[is_g]
         self.guarantor_liability += sign * np.bincount(gg, liab, ng)
-        net = liab - (sh[:, 1] * loan.reg[is_g] + sh[:, 2] * loan.nf[is_g]) * ga
+        net = net_liability(ga, sh, loan.reg[is_g], loan.nf[is_g], gross=liab)
         self.guarantor_liability_net += sign * np.bincount(gg, net, ng)
         sm = loan.small_micro[is_g]
         self.guarantor_liability_sm += sign * np.bincount(gg[sm], liab[sm], ng)
@@ -751,7 +756,7 @@ class GuaranteeMarket(mesa.Model):
         g = loan.guarantor
         is_g = g >= 0
         w = self.weight
-        released = (1.0 - self.shares_by_month[loan.start, 3]) * loan.amount * w
+        released = liability(loan.amount, self.booked_shares(loan.start)) * w
         covered = is_g & loan.nf
         self.national_fund.record(0.0, released[covered].sum(), 0.0)
         by_g = group_sums(released[is_g], g[is_g], len(self.guarantors))
