@@ -253,7 +253,7 @@ class Bank(Institution):
     ``effort = s_bank^moral_hazard``, and the noise of its estimate grows as
     ``effort^-1/2``: with nothing at stake the bank stops looking. The rate is
     funding cost + operating cost + a spread on the expected loss it retains,
-    less funding relief when it shares >= 20%.
+    less funding relief when it shares at least ``bank.funding_relief_min_share`` (20%).
     """
 
     def __init__(self, model, index: int, kind: str, account: int):
@@ -294,7 +294,11 @@ class Bank(Institution):
         sigma_g = sigma * max(s_bank, 1e-6) ** (-0.5 * p["bank.moral_hazard"])
         est_g, dec_g = estimate_pd(pd, eps, sigma_g, aversion, prior, tau)
         lgd_g = apps.lgd_guaranteed
-        relief = p["bank.funding_relief"] if s_bank >= 0.2 - 1e-12 else 0.0
+        relief = (
+            p["bank.funding_relief"]
+            if s_bank >= p["bank.funding_relief_min_share"] - 1e-12
+            else 0.0
+        )
         # the relief margin (paid by the PBOC) can absorb expected loss: it raises
         # the bank's willingness to take its share
         ok_g = s_bank * dec_g * lgd_g <= p["bank.guarantee_el_tolerance"] + relief
@@ -358,13 +362,14 @@ class Guarantor(Institution):
 
     Capacity: guarantee liability net of the parts re-guaranteed by the
     re-guarantor and the National Fund, ``(1 - s_bank - s_reg - s_nf) E``, at most
-    ``leverage_cap`` x net assets (放大倍数; the higher cap when >= 80% of its
-    liability is small/micro). Counting re-guaranteed risk out of the capacity
-    measure is an assumption (the treatment of re-guarantee in the 融资担保责任余额
-    计量办法 is not verified here); the reported leverage is gross. A single
+    ``leverage_cap`` x net assets (放大倍数; the higher cap when at least
+    ``small_micro_focus_share``, 80%, of its liability is small/micro). Counting
+    re-guaranteed risk out of the capacity measure is an assumption (the treatment of
+    re-guarantee in the 融资担保责任余额计量办法 is not verified here); the reported
+    leverage is gross. A single
     borrower's guarantee is at most ``concentration_cap`` x net assets.
-    Policy-priority business (small/micro loans <= 5M yuan, relief sectors) is
-    served first when capacity binds.
+    Policy-priority business (small/micro loans <= ``priority_max_loan``, 5M yuan, relief
+    sectors) is served first when capacity binds.
     """
 
     def __init__(self, model, index: int, tier: str, account: int, opening_equity: float):
@@ -406,7 +411,7 @@ class Guarantor(Institution):
         p = self.model.params
         liab = self.liability
         sm = self.model.guarantor_liability_sm[self.index]
-        focused = liab <= 0 or sm / liab >= 0.8
+        focused = liab <= 0 or sm / liab >= p["guarantor.small_micro_focus_share"]
         return p["guarantor.leverage_cap_small_micro"] if focused else p["guarantor.leverage_cap"]
 
     @property
@@ -507,7 +512,8 @@ class Guarantor(Institution):
         """Each guarantor books its taken-up guarantees while its caps allow.
 
         Leverage: liability net of cessions at most ``leverage_cap`` x equity; policy
-        priority (small/micro loans <= 5M, relief sectors) first, then arrival order.
+        priority (small/micro loans <= ``guarantor.priority_max_loan``, relief sectors)
+        first, then arrival order.
         Concentration: a single borrower's guarantee at most ``concentration_cap`` x equity.
         """
         if not guarantors:
@@ -525,7 +531,8 @@ class Guarantor(Institution):
         amount = apps.amount[sel]
         conc_ok = liability(amount, m.shares) <= p["guarantor.concentration_cap"] * equity_g[g]
         need = net_liability(amount * m.weight, m.shares, apps.reg_ok[sel], apps.nf_ok[sel])
-        priority = (apps.small_micro[sel] & (amount <= 5e6)) | apps.relief[sel]
+        small = amount <= p["guarantor.priority_max_loan"]
+        priority = (apps.small_micro[sel] & small) | apps.relief[sel]
         # by guarantor, priority first, then arrival (a stable sort of one narrow key)
         order = stable_order(2 * g + ~priority)
         need = np.where(conc_ok, need, 0.0)[order]
@@ -568,7 +575,7 @@ class NationalFund(Institution):
     re-guarantor brings into national cooperation (a share
     ``national_fund.coverage`` of eligible business, at most
     ``national_fund.max_loan``), for a fee of 0.5% of the risk it bears (0.3% for
-    loans <= 5M yuan).
+    loans <= ``national_fund.fee_size_threshold``, 5M yuan).
 
     The compensation-rate cap (4%) is interpreted by ``national_fund.cap_rule``:
 
@@ -601,7 +608,11 @@ class NationalFund(Institution):
 
     def fee_rate(self, amount) -> np.ndarray:
         p = self.model.params
-        return np.where(amount <= 5e6, p["national_fund.fee_small"], p["national_fund.fee"])
+        return np.where(
+            amount <= p["national_fund.fee_size_threshold"],
+            p["national_fund.fee_small"],
+            p["national_fund.fee"],
+        )
 
     def compensation_rate(self) -> float:
         """Trailing 12-month compensation rate of covered business (NaN if none released)."""
@@ -655,13 +666,15 @@ class Government(mesa.Agent):
     The evaluation scores four dimensions, each in [0, 1], weighted by
     ``evaluation.weights`` and scaled to 100 points:
 
-    - policy effect: small/micro share of new guarantees (target 80%), share of
-      loans <= 10M yuan (target 80%), average fee (full marks at <= 1%, none at
-      >= 3%), averaged;
+    - policy effect: small/micro share of new guarantees (target
+      ``evaluation.small_micro_target``, 80%), share of loans <= ``evaluation.small_loan_max``
+      (10M yuan; target ``evaluation.small_loan_target``, 80%), average fee (full marks at
+      <= 1%, none at >= 3%), averaged;
     - operating capacity: leverage, full marks at 5x (assumption);
     - risk control: compensation rate, full marks at <= 3%, none at >= 6%
       (assumption);
-    - system building: share of new guarantees under re-guarantee (target 80%).
+    - system building: share of new guarantees under re-guarantee (target
+      ``evaluation.reguarantee_target``, 80%).
     """
 
     def __init__(self, model, account: int):
@@ -775,14 +788,15 @@ def evaluation_dimensions(g: Guarantor) -> np.ndarray | None:
     Policy effect, operating capacity, risk control and system building, as the
     :class:`Government` docstring defines them; ``None`` for a year without business.
     """
+    p = g.model.params
     y = g.year
     vol = y["volume"]
     if vol <= 0:
         return None
     policy = np.mean(
         [
-            min(1.0, y["small_micro"] / vol / 0.8),
-            min(1.0, y["le_10m"] / vol / 0.8),
+            min(1.0, y["small_micro"] / vol / p["evaluation.small_micro_target"]),
+            min(1.0, y["le_10m"] / vol / p["evaluation.small_loan_target"]),
             float(np.clip((0.03 - y["fee_amount"] / vol) / 0.02, 0.0, 1.0)),
         ]
     )
@@ -790,7 +804,7 @@ def evaluation_dimensions(g: Guarantor) -> np.ndarray | None:
     operating = min(1.0, lev / 5.0) if np.isfinite(lev) else 0.0
     rate = y["compensation"] / y["released"] if y["released"] > 0 else 0.0
     risk = float(np.clip((0.06 - rate) / 0.03, 0.0, 1.0))
-    system = min(1.0, y["ceded"] / vol / 0.8)
+    system = min(1.0, y["ceded"] / vol / p["evaluation.reguarantee_target"])
     return np.array([policy, operating, risk, system])
 
 

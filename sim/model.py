@@ -544,7 +544,7 @@ class GuaranteeMarket(mesa.Model):
         stats = {
             "volume": g_amount,
             "small_micro": g_amount * sm,
-            "le_10m": g_amount * (g_principal <= 1e7),
+            "le_10m": g_amount * (g_principal <= p["evaluation.small_loan_max"]),
             "fee_amount": fee_amount,
             "ceded": g_amount * g_reg,
         }
