@@ -81,17 +81,17 @@ def group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return out
 
 
-def guarantee_fee(pd_estimate, relief, p) -> np.ndarray:
+def guarantee_fee(pd_estimate, relief_sector, p) -> np.ndarray:
     """The guarantors' fee schedule (fraction p.a. of the guaranteed loan).
 
     ``min(base_fee + risk_fee_loading x PD estimate, fee_cap)``, less the relief-sector cut
-    where ``relief`` is true, at least 0.
+    where ``relief_sector`` is true, at least 0.
     """
     fee = np.minimum(
         p["guarantor.base_fee"] + p["guarantor.risk_fee_loading"] * pd_estimate,
         p["guarantor.fee_cap"],
     )
-    return np.maximum(fee - p["relief.fee_cut"] * relief, 0.0)
+    return np.maximum(fee - p["relief.fee_cut"] * relief_sector, 0.0)
 
 
 def exemption(model) -> float:
@@ -294,18 +294,18 @@ class Bank(Institution):
         sigma_g = sigma * max(s_bank, 1e-6) ** (-0.5 * p["bank.moral_hazard"])
         est_g, dec_g = estimate_pd(pd, eps, sigma_g, aversion, prior, tau)
         lgd_g = apps.lgd_guaranteed
-        relief = (
+        funding_relief = (
             p["bank.funding_relief"]
             if s_bank >= p["bank.funding_relief_min_share"] - 1e-12
             else 0.0
         )
-        # the relief margin (paid by the PBOC) can absorb expected loss: it raises
+        # the funding relief (paid by the PBOC) can absorb expected loss: it raises
         # the bank's willingness to take its share
-        ok_g = s_bank * dec_g * lgd_g <= p["bank.guarantee_el_tolerance"] + relief
+        ok_g = s_bank * dec_g * lgd_g <= p["bank.guarantee_el_tolerance"] + funding_relief
         base = p["bank.funding_cost"] + p["bank.operating_cost"]
         markup = p["bank.risk_markup"]
         rate_direct = base + markup * est * apps.lgd_direct
-        rate_g = base - relief + markup * s_bank * est_g * lgd_g
+        rate_g = base - funding_relief + markup * s_bank * est_g * lgd_g
 
         # one persistent uniform per firm: below the steering share the bank steers a
         # direct-eligible firm to a guarantor; above it, its rescaled remainder sets the
@@ -316,7 +316,7 @@ class Bank(Institution):
         steered = u < steer
         rest = np.clip((u - steer) / max(1.0 - steer, 1e-12), 1e-12, 1.0)
         switching = -p["demand.switching_cost"] * np.log(rest)
-        fee = guarantee_fee(est_g, apps.relief, p)
+        fee = guarantee_fee(est_g, apps.relief_sector, p)
         fee -= m.government.expected_subsidy(fee, apps.small_micro)
         prefers_guarantee = rate_direct - (rate_g + fee) > switching
         substitute = direct_ok & pledge_ok & (steered | prefers_guarantee)
@@ -330,7 +330,7 @@ class Bank(Institution):
         apps.rate_direct[:] = rate_direct
         apps.rate[:] = np.where(direct, rate_direct, rate_g)
         apps.bank_ok_guaranteed[:] = ok_g
-        apps.relief_rate[:] = np.where(direct, 0.0, relief)
+        apps.funding_relief[:] = np.where(direct, 0.0, funding_relief)
 
     @staticmethod
     def fall_back(apps: Applications) -> None:
@@ -342,7 +342,7 @@ class Bank(Institution):
         back = (apps.route == GUARANTEE_ROUTE) & ~apps.approved & ~apps.additional
         apps.route[back] = DIRECT_ROUTE
         apps.rate[back] = apps.rate_direct[back]
-        apps.relief_rate[back] = 0.0
+        apps.funding_relief[back] = 0.0
         apps.fee[back] = 0.0
         apps.delay[back] = 0.0
 
@@ -480,7 +480,7 @@ class Guarantor(Institution):
             apps.prior_log[sel],
             p["credit.pd_dispersion"],
         )
-        appetite = appetite_g[g] * (1.0 + p["relief.appetite_boost"] * apps.relief[sel])
+        appetite = appetite_g[g] * (1.0 + p["relief.appetite_boost"] * apps.relief_sector[sel])
         solvent = solvent_g[g]
         guar_ok = (retained * dec * apps.lgd_guaranteed[sel] <= appetite) & solvent
         bank_ok = apps.bank_ok_guaranteed[sel]
@@ -496,7 +496,7 @@ class Guarantor(Institution):
         approved = in_batch | (bank_ok & guar_ok)
 
         unscreened = in_batch & (mode == BANK_LED)
-        fee = guarantee_fee(np.where(unscreened, p["credit.pd"], est), apps.relief[sel], p)
+        fee = guarantee_fee(np.where(unscreened, p["credit.pd"], est), apps.relief_sector[sel], p)
 
         apps.approved[sel] = approved
         apps.in_batch[sel] = in_batch
@@ -532,7 +532,7 @@ class Guarantor(Institution):
         conc_ok = liability(amount, m.shares) <= p["guarantor.concentration_cap"] * equity_g[g]
         need = net_liability(amount * m.weight, m.shares, apps.reg_ok[sel], apps.nf_ok[sel])
         small = amount <= p["guarantor.priority_max_loan"]
-        priority = (apps.small_micro[sel] & small) | apps.relief[sel]
+        priority = (apps.small_micro[sel] & small) | apps.relief_sector[sel]
         # by guarantor, priority first, then arrival (a stable sort of one narrow key)
         order = stable_order(2 * g + ~priority)
         need = np.where(conc_ok, need, 0.0)[order]

@@ -49,16 +49,16 @@ def _record_value(model, key):
 class LoanColumns(NamedTuple):
     """The columns of a set of loans that the running stocks need (one entry per loan)."""
 
-    amount: np.ndarray
-    guarantor: np.ndarray
-    bank: np.ndarray
-    start: np.ndarray
-    rate: np.ndarray
-    relief: np.ndarray
-    reg: np.ndarray
-    nf: np.ndarray
-    small_micro: np.ndarray
-    sector: np.ndarray
+    amount: np.ndarray  # principal, yuan (one real loan: unweighted)
+    guarantor: np.ndarray  # guarantor index, DIRECT for a direct loan
+    bank: np.ndarray  # lending bank index
+    start: np.ndarray  # month booked (keys ``shares_by_month``)
+    rate: np.ndarray  # interest rate, fraction p.a.
+    funding_relief: np.ndarray  # PBOC funding relief to the bank, fraction p.a.
+    reg: np.ndarray  # re-guaranteed (bool)
+    nf: np.ndarray  # covered by the National Fund (bool)
+    small_micro: np.ndarray  # borrower is micro or small (bool)
+    sector: np.ndarray  # borrower's sector index
 
 
 class GuaranteeMarket(mesa.Model):
@@ -184,7 +184,7 @@ class GuaranteeMarket(mesa.Model):
         self.guarantor_liability_sm = np.zeros(n_g)
         self.bank_outstanding = np.zeros(n_banks)
         self.bank_interest = np.zeros(n_banks)  # monthly interest due
-        self.bank_relief = np.zeros(n_banks)  # monthly funding relief due
+        self.bank_funding_relief = np.zeros(n_banks)  # monthly funding relief due
         self.outstanding = {"direct": 0.0, "guaranteed": 0.0}
         self.active = {"direct": 0, "guaranteed": 0}
         self.active_exposed = 0
@@ -480,7 +480,7 @@ class GuaranteeMarket(mesa.Model):
             bank=apps.bank[idx],
             start=np.full(idx.size, t, np.int32),
             rate=apps.rate[idx],
-            relief=np.where(is_g, apps.relief_rate[idx], 0.0),
+            funding_relief=np.where(is_g, apps.funding_relief[idx], 0.0),
             reg=is_g & apps.reg_ok[idx],
             nf=is_g & apps.nf_ok[idx],
             small_micro=apps.small_micro[idx],
@@ -500,7 +500,7 @@ class GuaranteeMarket(mesa.Model):
         s.loan_reg[rows] = loan.reg
         s.loan_nf[rows] = loan.nf
         s.loan_recovery[rows] = np.where(is_g, apps.recovery[idx], apps.recovery_direct[idx])
-        s.loan_relief[rows] = loan.relief
+        s.loan_funding_relief[rows] = loan.funding_relief
         uplift = p["credit.guarantee_uplift"] * (1.0 - self.shares.bank)
         s.loan_pd[rows] = np.minimum(s.pd[rows] * np.where(is_g, 1.0 + uplift, 1.0), 0.999)
         self.refresh_hazards(rows)
@@ -579,7 +579,7 @@ class GuaranteeMarket(mesa.Model):
             bank=s.loan_bank[rows],
             start=s.loan_start[rows],
             rate=s.loan_rate[rows],
-            relief=s.loan_relief[rows],
+            funding_relief=s.loan_funding_relief[rows],
             reg=s.loan_reg[rows],
             nf=s.loan_nf[rows],
             small_micro=s.size[rows] <= 1,
@@ -600,7 +600,7 @@ class GuaranteeMarket(mesa.Model):
         bank = loan.bank
         self.bank_outstanding += sign * np.bincount(bank, amount, nb)
         self.bank_interest += sign * np.bincount(bank, amount * loan.rate / 12, nb)
-        self.bank_relief += sign * np.bincount(bank, amount * loan.relief / 12, nb)
+        self.bank_funding_relief += sign * np.bincount(bank, amount * loan.funding_relief / 12, nb)
         ga = amount[is_g]
         sh = self.booked_shares(loan.start[is_g])
         liab = liability(ga, sh)
@@ -620,7 +620,7 @@ class GuaranteeMarket(mesa.Model):
             for stock in (
                 self.bank_outstanding,
                 self.bank_interest,
-                self.bank_relief,
+                self.bank_funding_relief,
                 self.guarantor_liability,
                 self.guarantor_liability_net,
                 self.guarantor_liability_sm,
@@ -727,7 +727,7 @@ class GuaranteeMarket(mesa.Model):
         led.transfer(
             "bank_operating_cost", banks, out, self.bank_outstanding * p["bank.operating_cost"] / 12
         )
-        led.transfer("funding_relief", self.acct["pboc"], banks, self.bank_relief)
+        led.transfer("funding_relief", self.acct["pboc"], banks, self.bank_funding_relief)
         ga = self.guarantor_accounts
         led.transfer(
             "guarantor_operating_cost",
