@@ -170,6 +170,23 @@ class SME(mesa.Agent):
             needs.u_take[brave] = (needs.u_take[brave] - delta) / (1.0 - delta)
         return away
 
+    @staticmethod
+    def take_up(apps: Applications, model) -> None:
+        """Each firm with an offer takes it up or walks away (``apps.taken``).
+
+        ``P(take-up) = min(1, (cost / reference_cost)^-elasticity) x
+        (1 - delay_dropout)^delay``, cost = interest + guarantee fee (after any
+        subsidised cut); the draw is the firm's take-up uniform.
+        """
+        p = model.params
+        guaranteed = apps.route == GUARANTEE_ROUTE
+        offered = (apps.route == DIRECT_ROUTE) | (guaranteed & apps.approved)
+        cost = apps.rate + np.where(guaranteed, apps.fee, 0.0)
+        ratio = np.maximum(cost, 1e-9) / p["demand.reference_cost"]
+        prob = np.minimum(1.0, ratio ** -p["demand.cost_elasticity"])
+        prob *= (1.0 - p["demand.delay_dropout"]) ** np.where(guaranteed, apps.delay, 0.0)
+        apps.taken = offered & (apps.u_take < prob)
+
     @property
     def row(self) -> int:
         """Row of this seat in ``model.smes``."""
@@ -331,6 +348,23 @@ class Bank(Institution):
         apps.rate[:] = np.where(direct, rate_direct, rate_g)
         apps.bank_ok_guaranteed[:] = ok_g
         apps.funding_relief[:] = np.where(direct, 0.0, funding_relief)
+
+    @staticmethod
+    def pay_for_screening(banks: list[Bank], apps: Applications) -> None:
+        """Each bank pays ``bank.screening_cost`` per application it screened.
+
+        Every application except those a guarantor approved for the bank in 见担即贷
+        batch mode (``apps.bank_screened``).
+        """
+        m = banks[0].model
+        apps.bank_screened = ~(apps.in_batch & (apps.batch_mode == GUARANTOR_LED))
+        counts = np.bincount(apps.bank[apps.bank_screened], minlength=len(banks)) * m.weight
+        m.ledger.transfer(
+            "screening_cost",
+            m.bank_accounts,
+            m.acct["outside"],
+            counts * m.params["bank.screening_cost"],
+        )
 
     @staticmethod
     def fall_back(apps: Applications) -> None:
@@ -505,7 +539,50 @@ class Guarantor(Institution):
         apps.reg_ok[sel] = reg_ok
         apps.nf_ok[sel] = nf_ok
         apps.delay[sel] = np.where(in_batch, 0, p["guarantor.approval_delay"])
-        m.record_screening(np.bincount(g[~unscreened], minlength=len(guarantors)))
+        apps.guarantor_screened[sel] = ~unscreened
+        # each guarantor pays for the referrals it screened
+        screened = np.bincount(g[~unscreened], minlength=len(guarantors))
+        cost = screened * m.weight * p["guarantor.screening_cost"]
+        m.ledger.transfer("screening_cost", m.guarantor_accounts, m.acct["outside"], cost)
+
+    @staticmethod
+    def add_new_business(
+        guarantors: list[Guarantor], g, principal, amount, small_micro, ceded, fee_amount
+    ) -> None:
+        """Add the month's new guarantees to each guarantor's evaluation statistics.
+
+        ``g`` the guarantor of each, ``principal`` its loan (yuan, one real loan),
+        ``amount`` its weighted amount (yuan), ``small_micro`` and ``ceded`` (re-guaranteed)
+        flags, ``fee_amount`` the fee p.a. it earns (yuan).
+        """
+        if not guarantors:
+            return
+        p = guarantors[0].model.params
+        stats = {
+            "volume": amount,
+            "small_micro": amount * small_micro,
+            "le_10m": amount * (principal <= p["evaluation.small_loan_max"]),
+            "fee_amount": fee_amount,
+            "ceded": amount * ceded,
+        }
+        ng = len(guarantors)
+        for key, values in stats.items():
+            by_g = np.bincount(g, values, ng)
+            for x in guarantors:
+                x.year[key] += by_g[x.index]
+
+    @staticmethod
+    def add_released(guarantors: list[Guarantor], released, g, compensated: bool) -> None:
+        """Add guarantee liability released (yuan) to each guarantor's statistics.
+
+        ``compensated``: released by compensation (a default), which the evaluation's
+        compensation rate also counts; else by repayment.
+        """
+        by_g = group_sums(released, g, len(guarantors))
+        for x in guarantors:
+            if compensated:
+                x.year["compensation"] += by_g[x.index]
+            x.year["released"] += by_g[x.index]
 
     @staticmethod
     def allocate_capacity(guarantors: list[Guarantor], apps: Applications) -> None:

@@ -113,10 +113,12 @@ class Applications:
     reg_ok: np.ndarray = _decision(bool)  # eligible for re-guarantee
     nf_ok: np.ndarray = _decision(bool)  # covered by the National Fund
     delay: np.ndarray = _decision()  # approval delay, months
+    guarantor_screened: np.ndarray = _decision(bool)  # the guarantor screened it (paid the cost)
     # Government.offer_fee_subsidies
     subsidy: np.ndarray = _decision()  # fee subsidy, fraction p.a. of the loan
-    # take-up, Guarantor.allocate_capacity, book_loans
+    # SME.take_up, Bank.pay_for_screening, Guarantor.allocate_capacity, book_loans
     taken: np.ndarray = _decision(bool)  # the firm took up its offer
+    bank_screened: np.ndarray = _decision(bool)  # the bank screened it (paid the cost)
     booked: np.ndarray = _decision(bool)  # the guarantee fitted the guarantor's caps
     capacity_rejected: np.ndarray = _decision(bool)  # taken up, but over the caps
     offered: np.ndarray = _decision(bool)  # had an offer (taken up or not): not refused
