@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sim
-from sim.agents import Bank, Government, Guarantor
+from sim.agents import SME, Bank, Government, Guarantor
 from sim.model import GuaranteeMarket
 from sim.scenario import load_scenario
 
@@ -33,7 +33,8 @@ STAGES = [
     (Guarantor, "underwrite", True),
     (Bank, "fall_back", True),
     (Government, "offer_fee_subsidies", False),
-    (GuaranteeMarket, "decide_take_up", False),
+    (SME, "take_up", True),
+    (Bank, "pay_for_screening", True),
     (Guarantor, "allocate_capacity", True),
     (GuaranteeMarket, "book_loans", False),
     (GuaranteeMarket, "process_defaults", False),

@@ -32,6 +32,7 @@ from .applications import (
     screening_noise,
 )
 from .parameters import SECTORS, SIZE_CLASSES
+from .risk_sharing import liability, net_liability
 
 __all__ = ["SME", "Bank", "Guarantor", "Reguarantor", "NationalFund", "Government"]
 
@@ -80,17 +81,17 @@ def group_cumsum(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return out
 
 
-def guarantee_fee(pd_estimate, relief, p) -> np.ndarray:
+def guarantee_fee(pd_estimate, relief_sector, p) -> np.ndarray:
     """The guarantors' fee schedule (fraction p.a. of the guaranteed loan).
 
     ``min(base_fee + risk_fee_loading x PD estimate, fee_cap)``, less the relief-sector cut
-    where ``relief`` is true, at least 0.
+    where ``relief_sector`` is true, at least 0.
     """
     fee = np.minimum(
         p["guarantor.base_fee"] + p["guarantor.risk_fee_loading"] * pd_estimate,
         p["guarantor.fee_cap"],
     )
-    return np.maximum(fee - p["relief.fee_cut"] * relief, 0.0)
+    return np.maximum(fee - p["relief.fee_cut"] * relief_sector, 0.0)
 
 
 def exemption(model) -> float:
@@ -154,8 +155,9 @@ class SME(mesa.Agent):
         _, guarantor_view = estimate_pd(
             needs.pd, zero, sigma_g, aversion * (1.0 - e), needs.prior_log, tau
         )
-        s_g, s_r, s_n, s_b, s_c = model.shares
-        retained = 1.0 - s_b - p["guarantor.cover_appetite"] * (s_r + s_n + s_c)
+        s = model.shares
+        cover = s.reguarantor + s.national_fund + s.comp_fund
+        retained = 1.0 - s.bank - p["guarantor.cover_appetite"] * cover
         appetite = p["guarantor.el_appetite"] * (1.0 + e)
         guaranteed = needs.pledge_ok & (
             guarantor_view * needs.lgd_guaranteed * retained <= appetite
@@ -167,6 +169,23 @@ class SME(mesa.Agent):
         if delta < 1.0:
             needs.u_take[brave] = (needs.u_take[brave] - delta) / (1.0 - delta)
         return away
+
+    @staticmethod
+    def take_up(apps: Applications, model) -> None:
+        """Each firm with an offer takes it up or walks away (``apps.taken``).
+
+        ``P(take-up) = min(1, (cost / reference_cost)^-elasticity) x
+        (1 - delay_dropout)^delay``, cost = interest + guarantee fee (after any
+        subsidised cut); the draw is the firm's take-up uniform.
+        """
+        p = model.params
+        guaranteed = apps.route == GUARANTEE_ROUTE
+        offered = (apps.route == DIRECT_ROUTE) | (guaranteed & apps.approved)
+        cost = apps.rate + np.where(guaranteed, apps.fee, 0.0)
+        ratio = np.maximum(cost, 1e-9) / p["demand.reference_cost"]
+        prob = np.minimum(1.0, ratio ** -p["demand.cost_elasticity"])
+        prob *= (1.0 - p["demand.delay_dropout"]) ** np.where(guaranteed, apps.delay, 0.0)
+        apps.taken = offered & (apps.u_take < prob)
 
     @property
     def row(self) -> int:
@@ -251,7 +270,7 @@ class Bank(Institution):
     ``effort = s_bank^moral_hazard``, and the noise of its estimate grows as
     ``effort^-1/2``: with nothing at stake the bank stops looking. The rate is
     funding cost + operating cost + a spread on the expected loss it retains,
-    less funding relief when it shares >= 20%.
+    less funding relief when it shares at least ``bank.funding_relief_min_share`` (20%).
     """
 
     def __init__(self, model, index: int, kind: str, account: int):
@@ -287,19 +306,23 @@ class Bank(Institution):
         direct_ok = dec * apps.lgd_direct <= p["bank.direct_el_tolerance"]
         pledge_ok = apps.pledge_ok
 
-        s_bank = p["bank.share"]
+        s_bank = m.shares.bank
         # screening effort on guaranteed loans ~ retained share^m, noise ~ effort^-1/2
         sigma_g = sigma * max(s_bank, 1e-6) ** (-0.5 * p["bank.moral_hazard"])
         est_g, dec_g = estimate_pd(pd, eps, sigma_g, aversion, prior, tau)
         lgd_g = apps.lgd_guaranteed
-        relief = p["bank.funding_relief"] if s_bank >= 0.2 - 1e-12 else 0.0
-        # the relief margin (paid by the PBOC) can absorb expected loss: it raises
+        funding_relief = (
+            p["bank.funding_relief"]
+            if s_bank >= p["bank.funding_relief_min_share"] - 1e-12
+            else 0.0
+        )
+        # the funding relief (paid by the PBOC) can absorb expected loss: it raises
         # the bank's willingness to take its share
-        ok_g = s_bank * dec_g * lgd_g <= p["bank.guarantee_el_tolerance"] + relief
+        ok_g = s_bank * dec_g * lgd_g <= p["bank.guarantee_el_tolerance"] + funding_relief
         base = p["bank.funding_cost"] + p["bank.operating_cost"]
         markup = p["bank.risk_markup"]
         rate_direct = base + markup * est * apps.lgd_direct
-        rate_g = base - relief + markup * s_bank * est_g * lgd_g
+        rate_g = base - funding_relief + markup * s_bank * est_g * lgd_g
 
         # one persistent uniform per firm: below the steering share the bank steers a
         # direct-eligible firm to a guarantor; above it, its rescaled remainder sets the
@@ -310,7 +333,7 @@ class Bank(Institution):
         steered = u < steer
         rest = np.clip((u - steer) / max(1.0 - steer, 1e-12), 1e-12, 1.0)
         switching = -p["demand.switching_cost"] * np.log(rest)
-        fee = guarantee_fee(est_g, apps.relief, p)
+        fee = guarantee_fee(est_g, apps.relief_sector, p)
         fee -= m.government.expected_subsidy(fee, apps.small_micro)
         prefers_guarantee = rate_direct - (rate_g + fee) > switching
         substitute = direct_ok & pledge_ok & (steered | prefers_guarantee)
@@ -324,7 +347,24 @@ class Bank(Institution):
         apps.rate_direct[:] = rate_direct
         apps.rate[:] = np.where(direct, rate_direct, rate_g)
         apps.bank_ok_guaranteed[:] = ok_g
-        apps.relief_rate[:] = np.where(direct, 0.0, relief)
+        apps.funding_relief[:] = np.where(direct, 0.0, funding_relief)
+
+    @staticmethod
+    def pay_for_screening(banks: list[Bank], apps: Applications) -> None:
+        """Each bank pays ``bank.screening_cost`` per application it screened.
+
+        Every application except those a guarantor approved for the bank in 见担即贷
+        batch mode (``apps.bank_screened``).
+        """
+        m = banks[0].model
+        apps.bank_screened = ~(apps.in_batch & (apps.batch_mode == GUARANTOR_LED))
+        counts = np.bincount(apps.bank[apps.bank_screened], minlength=len(banks)) * m.weight
+        m.ledger.transfer(
+            "screening_cost",
+            m.bank_accounts,
+            m.acct["outside"],
+            counts * m.params["bank.screening_cost"],
+        )
 
     @staticmethod
     def fall_back(apps: Applications) -> None:
@@ -336,7 +376,7 @@ class Bank(Institution):
         back = (apps.route == GUARANTEE_ROUTE) & ~apps.approved & ~apps.additional
         apps.route[back] = DIRECT_ROUTE
         apps.rate[back] = apps.rate_direct[back]
-        apps.relief_rate[back] = 0.0
+        apps.funding_relief[back] = 0.0
         apps.fee[back] = 0.0
         apps.delay[back] = 0.0
 
@@ -356,13 +396,14 @@ class Guarantor(Institution):
 
     Capacity: guarantee liability net of the parts re-guaranteed by the
     re-guarantor and the National Fund, ``(1 - s_bank - s_reg - s_nf) E``, at most
-    ``leverage_cap`` x net assets (放大倍数; the higher cap when >= 80% of its
-    liability is small/micro). Counting re-guaranteed risk out of the capacity
-    measure is an assumption (the treatment of re-guarantee in the 融资担保责任余额
-    计量办法 is not verified here); the reported leverage is gross. A single
+    ``leverage_cap`` x net assets (放大倍数; the higher cap when at least
+    ``small_micro_focus_share``, 80%, of its liability is small/micro). Counting
+    re-guaranteed risk out of the capacity measure is an assumption (the treatment of
+    re-guarantee in the 融资担保责任余额计量办法 is not verified here); the reported
+    leverage is gross. A single
     borrower's guarantee is at most ``concentration_cap`` x net assets.
-    Policy-priority business (small/micro loans <= 5M yuan, relief sectors) is
-    served first when capacity binds.
+    Policy-priority business (small/micro loans <= ``priority_max_loan``, 5M yuan, relief
+    sectors) is served first when capacity binds.
     """
 
     def __init__(self, model, index: int, tier: str, account: int, opening_equity: float):
@@ -404,7 +445,7 @@ class Guarantor(Institution):
         p = self.model.params
         liab = self.liability
         sm = self.model.guarantor_liability_sm[self.index]
-        focused = liab <= 0 or sm / liab >= 0.8
+        focused = liab <= 0 or sm / liab >= p["guarantor.small_micro_focus_share"]
         return p["guarantor.leverage_cap_small_micro"] if focused else p["guarantor.leverage_cap"]
 
     @property
@@ -453,11 +494,15 @@ class Guarantor(Institution):
         amount = apps.amount[sel]
         reg_ok = m.reguarantor.eligible(amount, apps.small_micro[sel])
         nf_ok = reg_ok & m.national_fund.covers(amount, apps.u_cover[sel])
-        s_g, s_r, s_n, s_b, s_c = m.shares
+        s = m.shares
         cf_open = m.government.comp_fund_remaining > 0
-        cover = s_r * reg_ok + s_n * (nf_ok & m.national_fund.sharing) + (s_c if cf_open else 0.0)
+        cover = (
+            s.reguarantor * reg_ok
+            + s.national_fund * (nf_ok & m.national_fund.sharing)
+            + (s.comp_fund if cf_open else 0.0)
+        )
         # the guarantor counts a fraction of the cover it gets as lower risk
-        retained = 1.0 - s_b - p["guarantor.cover_appetite"] * cover
+        retained = 1.0 - s.bank - p["guarantor.cover_appetite"] * cover
 
         aversion = p["information.uncertainty_aversion"] * (1.0 - exemption(m))
         sigma = screening_noise(p["guarantor.screening_noise"], apps.first_time[sel], p)
@@ -469,7 +514,7 @@ class Guarantor(Institution):
             apps.prior_log[sel],
             p["credit.pd_dispersion"],
         )
-        appetite = appetite_g[g] * (1.0 + p["relief.appetite_boost"] * apps.relief[sel])
+        appetite = appetite_g[g] * (1.0 + p["relief.appetite_boost"] * apps.relief_sector[sel])
         solvent = solvent_g[g]
         guar_ok = (retained * dec * apps.lgd_guaranteed[sel] <= appetite) & solvent
         bank_ok = apps.bank_ok_guaranteed[sel]
@@ -485,7 +530,7 @@ class Guarantor(Institution):
         approved = in_batch | (bank_ok & guar_ok)
 
         unscreened = in_batch & (mode == BANK_LED)
-        fee = guarantee_fee(np.where(unscreened, p["credit.pd"], est), apps.relief[sel], p)
+        fee = guarantee_fee(np.where(unscreened, p["credit.pd"], est), apps.relief_sector[sel], p)
 
         apps.approved[sel] = approved
         apps.in_batch[sel] = in_batch
@@ -494,14 +539,58 @@ class Guarantor(Institution):
         apps.reg_ok[sel] = reg_ok
         apps.nf_ok[sel] = nf_ok
         apps.delay[sel] = np.where(in_batch, 0, p["guarantor.approval_delay"])
-        m.record_screening(np.bincount(g[~unscreened], minlength=len(guarantors)))
+        apps.guarantor_screened[sel] = ~unscreened
+        # each guarantor pays for the referrals it screened
+        screened = np.bincount(g[~unscreened], minlength=len(guarantors))
+        cost = screened * m.weight * p["guarantor.screening_cost"]
+        m.ledger.transfer("screening_cost", m.guarantor_accounts, m.acct["outside"], cost)
+
+    @staticmethod
+    def add_new_business(
+        guarantors: list[Guarantor], g, principal, amount, small_micro, ceded, fee_amount
+    ) -> None:
+        """Add the month's new guarantees to each guarantor's evaluation statistics.
+
+        ``g`` the guarantor of each, ``principal`` its loan (yuan, one real loan),
+        ``amount`` its weighted amount (yuan), ``small_micro`` and ``ceded`` (re-guaranteed)
+        flags, ``fee_amount`` the fee p.a. it earns (yuan).
+        """
+        if not guarantors:
+            return
+        p = guarantors[0].model.params
+        stats = {
+            "volume": amount,
+            "small_micro": amount * small_micro,
+            "le_10m": amount * (principal <= p["evaluation.small_loan_max"]),
+            "fee_amount": fee_amount,
+            "ceded": amount * ceded,
+        }
+        ng = len(guarantors)
+        for key, values in stats.items():
+            by_g = np.bincount(g, values, ng)
+            for x in guarantors:
+                x.year[key] += by_g[x.index]
+
+    @staticmethod
+    def add_released(guarantors: list[Guarantor], released, g, compensated: bool) -> None:
+        """Add guarantee liability released (yuan) to each guarantor's statistics.
+
+        ``compensated``: released by compensation (a default), which the evaluation's
+        compensation rate also counts; else by repayment.
+        """
+        by_g = group_sums(released, g, len(guarantors))
+        for x in guarantors:
+            if compensated:
+                x.year["compensation"] += by_g[x.index]
+            x.year["released"] += by_g[x.index]
 
     @staticmethod
     def allocate_capacity(guarantors: list[Guarantor], apps: Applications) -> None:
         """Each guarantor books its taken-up guarantees while its caps allow.
 
         Leverage: liability net of cessions at most ``leverage_cap`` x equity; policy
-        priority (small/micro loans <= 5M, relief sectors) first, then arrival order.
+        priority (small/micro loans <= ``guarantor.priority_max_loan``, relief sectors)
+        first, then arrival order.
         Concentration: a single borrower's guarantee at most ``concentration_cap`` x equity.
         """
         if not guarantors:
@@ -516,17 +605,14 @@ class Guarantor(Institution):
         room_g = np.array(
             [x.leverage_cap * max(x.equity, 0.0) - x.net_liability for x in guarantors]
         )
-        s_bank = p["bank.share"]
         amount = apps.amount[sel]
-        conc_ok = (1.0 - s_bank) * amount <= p["guarantor.concentration_cap"] * equity_g[g]
-        ceded = (
-            p["reguarantor.share"] * apps.reg_ok[sel] + p["national_fund.share"] * apps.nf_ok[sel]
-        )
-        liability = (1.0 - s_bank - ceded) * amount * m.weight
-        priority = (apps.small_micro[sel] & (amount <= 5e6)) | apps.relief[sel]
+        conc_ok = liability(amount, m.shares) <= p["guarantor.concentration_cap"] * equity_g[g]
+        need = net_liability(amount * m.weight, m.shares, apps.reg_ok[sel], apps.nf_ok[sel])
+        small = amount <= p["guarantor.priority_max_loan"]
+        priority = (apps.small_micro[sel] & small) | apps.relief_sector[sel]
         # by guarantor, priority first, then arrival (a stable sort of one narrow key)
         order = stable_order(2 * g + ~priority)
-        need = np.where(conc_ok, liability, 0.0)[order]
+        need = np.where(conc_ok, need, 0.0)[order]
         fits = np.zeros(sel.size, bool)
         fits[order] = conc_ok[order] & (group_cumsum(need, g[order]) <= room_g[g[order]])
         apps.booked[sel] = fits
@@ -566,7 +652,7 @@ class NationalFund(Institution):
     re-guarantor brings into national cooperation (a share
     ``national_fund.coverage`` of eligible business, at most
     ``national_fund.max_loan``), for a fee of 0.5% of the risk it bears (0.3% for
-    loans <= 5M yuan).
+    loans <= ``national_fund.fee_size_threshold``, 5M yuan).
 
     The compensation-rate cap (4%) is interpreted by ``national_fund.cap_rule``:
 
@@ -599,7 +685,11 @@ class NationalFund(Institution):
 
     def fee_rate(self, amount) -> np.ndarray:
         p = self.model.params
-        return np.where(amount <= 5e6, p["national_fund.fee_small"], p["national_fund.fee"])
+        return np.where(
+            amount <= p["national_fund.fee_size_threshold"],
+            p["national_fund.fee_small"],
+            p["national_fund.fee"],
+        )
 
     def compensation_rate(self) -> float:
         """Trailing 12-month compensation rate of covered business (NaN if none released)."""
@@ -653,13 +743,15 @@ class Government(mesa.Agent):
     The evaluation scores four dimensions, each in [0, 1], weighted by
     ``evaluation.weights`` and scaled to 100 points:
 
-    - policy effect: small/micro share of new guarantees (target 80%), share of
-      loans <= 10M yuan (target 80%), average fee (full marks at <= 1%, none at
-      >= 3%), averaged;
+    - policy effect: small/micro share of new guarantees (target
+      ``evaluation.small_micro_target``, 80%), share of loans <= ``evaluation.small_loan_max``
+      (10M yuan; target ``evaluation.small_loan_target``, 80%), average fee (full marks at
+      <= 1%, none at >= 3%), averaged;
     - operating capacity: leverage, full marks at 5x (assumption);
     - risk control: compensation rate, full marks at <= 3%, none at >= 6%
       (assumption);
-    - system building: share of new guarantees under re-guarantee (target 80%).
+    - system building: share of new guarantees under re-guarantee (target
+      ``evaluation.reguarantee_target``, 80%).
     """
 
     def __init__(self, model, account: int):
@@ -773,14 +865,15 @@ def evaluation_dimensions(g: Guarantor) -> np.ndarray | None:
     Policy effect, operating capacity, risk control and system building, as the
     :class:`Government` docstring defines them; ``None`` for a year without business.
     """
+    p = g.model.params
     y = g.year
     vol = y["volume"]
     if vol <= 0:
         return None
     policy = np.mean(
         [
-            min(1.0, y["small_micro"] / vol / 0.8),
-            min(1.0, y["le_10m"] / vol / 0.8),
+            min(1.0, y["small_micro"] / vol / p["evaluation.small_micro_target"]),
+            min(1.0, y["le_10m"] / vol / p["evaluation.small_loan_target"]),
             float(np.clip((0.03 - y["fee_amount"] / vol) / 0.02, 0.0, 1.0)),
         ]
     )
@@ -788,7 +881,7 @@ def evaluation_dimensions(g: Guarantor) -> np.ndarray | None:
     operating = min(1.0, lev / 5.0) if np.isfinite(lev) else 0.0
     rate = y["compensation"] / y["released"] if y["released"] > 0 else 0.0
     risk = float(np.clip((0.06 - rate) / 0.03, 0.0, 1.0))
-    system = min(1.0, y["ceded"] / vol / 0.8)
+    system = min(1.0, y["ceded"] / vol / p["evaluation.reguarantee_target"])
     return np.array([policy, operating, risk, system])
 
 

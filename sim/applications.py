@@ -8,7 +8,7 @@ risk shares, the firm's take-up, and finally whether the loan was booked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -61,30 +61,67 @@ def estimate_pd(pd, eps, sigma, aversion, prior_log, tau):
     return expected, expected * np.exp(aversion * np.sqrt(v))
 
 
+def _decision(dtype=float):
+    """A decision column: zeros of ``dtype``, one per application, filled in by a stage."""
+    return field(init=False, metadata={"dtype": np.dtype(dtype)})
+
+
 @dataclass
 class Applications:
-    """Columns of this month's applications (one entry per applicant firm)."""
+    """Columns of this month's applications (one entry per applicant firm).
 
-    rows: np.ndarray
-    amount: np.ndarray
-    bank: np.ndarray
-    guarantor: np.ndarray
-    sector: np.ndarray
-    small_micro: np.ndarray
-    first_time: np.ndarray
-    pd: np.ndarray
-    eps_bank: np.ndarray
-    eps_guarantor: np.ndarray
-    u_route: np.ndarray
-    u_cover: np.ndarray
-    u_take: np.ndarray
-    lgd_direct: np.ndarray
-    lgd_guaranteed: np.ndarray
-    recovery_direct: np.ndarray
-    recovery: np.ndarray
-    pledge_ok: np.ndarray
-    relief: np.ndarray
-    prior_log: np.ndarray
+    The applicant's columns come from :meth:`gather`; the decision columns start at
+    zero (false) and are filled in by the stages of the cycle, in the order listed.
+    """
+
+    # ---- the applicant, as lenders see it when it applies (:meth:`gather`)
+    rows: np.ndarray  # the firm's row in ``model.smes`` (int)
+    amount: np.ndarray  # loan requested, yuan
+    bank: np.ndarray  # house bank (int index)
+    guarantor: np.ndarray  # local guarantor (int index)
+    sector: np.ndarray  # sector (int index into SECTORS)
+    small_micro: np.ndarray  # micro or small firm (bool)
+    first_time: np.ndarray  # never repaid a loan, 首贷户 (bool)
+    pd: np.ndarray  # annual PD now, sector shock included (fraction)
+    eps_bank: np.ndarray  # the bank's screening error, standard normal
+    eps_guarantor: np.ndarray  # the guarantor's screening error, standard normal
+    u_route: np.ndarray  # uniform for the bank's steering and referral draws
+    u_cover: np.ndarray  # uniform for the National Fund's coverage draw
+    u_take: np.ndarray  # uniform for the firm's take-up draw
+    lgd_direct: np.ndarray  # loss given default lenders expect on a direct loan (fraction)
+    lgd_guaranteed: np.ndarray  # the same with the counter-guarantee pledged (fraction)
+    recovery_direct: np.ndarray  # recovery on a direct loan if it defaults (fraction)
+    recovery: np.ndarray  # recovery on a guaranteed loan if it defaults (fraction)
+    pledge_ok: np.ndarray  # can meet the counter-guarantee requirement (bool)
+    relief_sector: np.ndarray  # in a sector eligible for sector relief (bool)
+    prior_log: np.ndarray  # lenders' prior mean of log PD for the size class and sector
+
+    # ---- decisions, zero until a stage fills them in
+    n: int = field(init=False)  # number of applications
+    # Bank.screen
+    route: np.ndarray = _decision(np.int8)  # REJECT, DIRECT_ROUTE or GUARANTEE_ROUTE
+    additional: np.ndarray = _decision(bool)  # the bank would not lend to the firm directly
+    rate: np.ndarray = _decision()  # interest rate offered, fraction p.a.
+    rate_direct: np.ndarray = _decision()  # the rate of a direct loan (a fallback offer), p.a.
+    bank_ok_guaranteed: np.ndarray = _decision(bool)  # bank would lend with a guarantee
+    funding_relief: np.ndarray = _decision()  # PBOC funding relief on the loan, fraction p.a.
+    # Guarantor.underwrite
+    approved: np.ndarray = _decision(bool)  # guarantor approved (or accepted in batch)
+    in_batch: np.ndarray = _decision(bool)  # approved within a batch pair's quota
+    batch_mode: np.ndarray = _decision(np.int8)  # the bank-guarantor pair's batch mode
+    fee: np.ndarray = _decision()  # guarantee fee, fraction p.a. of the loan
+    reg_ok: np.ndarray = _decision(bool)  # eligible for re-guarantee
+    nf_ok: np.ndarray = _decision(bool)  # covered by the National Fund
+    delay: np.ndarray = _decision()  # approval delay, months
+    guarantor_screened: np.ndarray = _decision(bool)  # the guarantor screened it (paid the cost)
+    # Government.offer_fee_subsidies
+    subsidy: np.ndarray = _decision()  # fee subsidy, fraction p.a. of the loan
+    # SME.take_up, Bank.pay_for_screening, Guarantor.allocate_capacity, book_loans
+    taken: np.ndarray = _decision(bool)  # the firm took up its offer
+    bank_screened: np.ndarray = _decision(bool)  # the bank screened it (paid the cost)
+    booked: np.ndarray = _decision(bool)  # the guarantee fitted the guarantor's caps
+    capacity_rejected: np.ndarray = _decision(bool)  # taken up, but over the caps
+    offered: np.ndarray = _decision(bool)  # had an offer (taken up or not): not refused
 
     @classmethod
     def gather(
@@ -176,32 +213,20 @@ class Applications:
             recovery_direct=recovery_direct,
             recovery=recovery,
             pledge_ok=pledge_ok,
-            relief=relief_sectors[sector],
+            relief_sector=relief_sectors[sector],
             prior_log=prior_log,
         )
 
     def subset(self, keep: np.ndarray) -> Applications:
         """The applications where ``keep`` is true (before any decision is filled in)."""
-        return type(self)(**{f.name: getattr(self, f.name)[keep] for f in fields(self)})
+        return type(self)(**{f.name: getattr(self, f.name)[keep] for f in _APPLICANT})
 
     def __post_init__(self):
-        n = self.rows.size
-        self.n = n
-        self.route = np.zeros(n, np.int8)
-        self.additional = np.zeros(n, bool)
-        self.rate = np.zeros(n)
-        self.rate_direct = np.zeros(n)  # the rate of a direct loan (a fallback offer)
-        self.bank_ok_guaranteed = np.zeros(n, bool)
-        self.relief_rate = np.zeros(n)
-        self.approved = np.zeros(n, bool)
-        self.in_batch = np.zeros(n, bool)
-        self.batch_mode = np.zeros(n, np.int8)  # the bank-guarantor pair's batch mode
-        self.fee = np.zeros(n)
-        self.subsidy = np.zeros(n)
-        self.delay = np.zeros(n)
-        self.reg_ok = np.zeros(n, bool)
-        self.nf_ok = np.zeros(n, bool)
-        self.taken = np.zeros(n, bool)
-        self.booked = np.zeros(n, bool)
-        self.offered = np.zeros(n, bool)  # had an offer (taken up or not): not refused
-        self.capacity_rejected = np.zeros(n, bool)
+        n = self.n = self.rows.size
+        for f in _DECISIONS:
+            setattr(self, f.name, np.zeros(n, f.metadata["dtype"]))
+
+
+#: The applicant's columns and the decision columns of :class:`Applications`.
+_APPLICANT = tuple(f for f in fields(Applications) if f.init)
+_DECISIONS = tuple(f for f in fields(Applications) if "dtype" in f.metadata)

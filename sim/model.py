@@ -18,7 +18,6 @@ from scipy.special import ndtri
 from .adoption import Adoption
 from .agents import (
     BATCH_MODES,
-    GUARANTOR_LED,
     NO_BATCH,
     SME,
     Bank,
@@ -26,15 +25,23 @@ from .agents import (
     Guarantor,
     NationalFund,
     Reguarantor,
-    group_sums,
 )
 from .applications import DIRECT_ROUTE, GUARANTEE_ROUTE, REJECT, Applications
 from .credit_risk import conditional_pd, monthly_hazard
 from .ledger import Ledger
-from .outcomes import FLOW_SERIES, MONTHLY_SERIES, party_losses, summarize, summarize_by_year
+from .outcomes import (
+    FLOW_SERIES,
+    MONTHLY_SERIES,
+    party_losses,
+    record_bookings,
+    record_decisions,
+    record_defaults,
+    summarize,
+    summarize_by_year,
+)
 from .parameters import BANK_TYPES, REGISTRY, SECTORS, SHOCK_SECTORS, SIZE_CLASSES
 from .population import DIRECT, SMEPopulation
-from .risk_sharing import allocate_loss, share_recovery
+from .risk_sharing import RiskShares, allocate_loss, liability, net_liability, share_recovery
 from .scenario import Scenario, default_scenario, load_scenario
 
 __all__ = ["GuaranteeMarket"]
@@ -49,16 +56,16 @@ def _record_value(model, key):
 class LoanColumns(NamedTuple):
     """The columns of a set of loans that the running stocks need (one entry per loan)."""
 
-    amount: np.ndarray
-    guarantor: np.ndarray
-    bank: np.ndarray
-    start: np.ndarray
-    rate: np.ndarray
-    relief: np.ndarray
-    reg: np.ndarray
-    nf: np.ndarray
-    small_micro: np.ndarray
-    sector: np.ndarray
+    amount: np.ndarray  # principal, yuan (one real loan: unweighted)
+    guarantor: np.ndarray  # guarantor index, DIRECT for a direct loan
+    bank: np.ndarray  # lending bank index
+    start: np.ndarray  # month booked (keys ``shares_by_month``)
+    rate: np.ndarray  # interest rate, fraction p.a.
+    funding_relief: np.ndarray  # PBOC funding relief to the bank, fraction p.a.
+    reg: np.ndarray  # re-guaranteed (bool)
+    nf: np.ndarray  # covered by the National Fund (bool)
+    small_micro: np.ndarray  # borrower is micro or small (bool)
+    sector: np.ndarray  # borrower's sector index
 
 
 class GuaranteeMarket(mesa.Model):
@@ -184,7 +191,7 @@ class GuaranteeMarket(mesa.Model):
         self.guarantor_liability_sm = np.zeros(n_g)
         self.bank_outstanding = np.zeros(n_banks)
         self.bank_interest = np.zeros(n_banks)  # monthly interest due
-        self.bank_relief = np.zeros(n_banks)  # monthly funding relief due
+        self.bank_funding_relief = np.zeros(n_banks)  # monthly funding relief due
         self.outstanding = {"direct": 0.0, "guaranteed": 0.0}
         self.active = {"direct": 0, "guaranteed": 0}
         self.active_exposed = 0
@@ -243,7 +250,8 @@ class GuaranteeMarket(mesa.Model):
         Guarantor.underwrite(self.guarantors, apps)  # 4. approve, fee, cession
         Bank.fall_back(apps)  #    declined firms the bank would lend to alone
         self.government.offer_fee_subsidies(apps)  #    fee-reduction subsidy
-        self.decide_take_up(apps)  #    firms accept or walk away
+        SME.take_up(apps, self)  #    firms accept or walk away
+        Bank.pay_for_screening(self.banks, apps)  #    the banks' screening costs
         Guarantor.allocate_capacity(self.guarantors, apps)  # capacity caps
         self.book_loans(apps)  # 5. loans, fees, re-guarantee fees, subsidies
         self.process_defaults()  # 6. defaults, compensation, the loss waterfall
@@ -329,7 +337,8 @@ class GuaranteeMarket(mesa.Model):
 
         values = self.adoption.in_force()
         p = self.params = replace(self.spec, values=values)
-        self.shares = np.asarray(p.shares(), dtype=float)
+        #: risk shares of the guarantees booked this month
+        self.shares = RiskShares.of(p.shares())
         self.batch_mode = _batch_pairs(
             p, len(self.banks), len(self.guarantors), self.adoption.level(8)
         )
@@ -407,56 +416,16 @@ class GuaranteeMarket(mesa.Model):
         r[f"{what}_request"] += s.request[new].sum() * w
 
     # ------------------------------------------------------------ stage 3-4
-    def record_screening(self, screened: np.ndarray) -> None:
-        """Book the guarantors' screening costs for ``screened[k]`` applications each."""
-        cost = screened * self.weight * self.params["guarantor.screening_cost"]
-        self.ledger.transfer("screening_cost", self.guarantor_accounts, self.acct["outside"], cost)
-        self.record["guarantor_screenings"] += float(screened.sum()) * self.weight
-
-    def decide_take_up(self, apps: Applications) -> None:
-        """Firms take up offers with probability falling in the all-in cost.
-
-        ``P(take-up) = min(1, (cost / reference_cost)^-elasticity) x
-        (1 - delay_dropout)^delay``, cost = interest + guarantee fee (after any
-        subsidised cut).
-        """
-        p = self.params
-        guaranteed = apps.route == GUARANTEE_ROUTE
-        offered = (apps.route == DIRECT_ROUTE) | (guaranteed & apps.approved)
-        cost = apps.rate + np.where(guaranteed, apps.fee, 0.0)
-        ratio = np.maximum(cost, 1e-9) / p["demand.reference_cost"]
-        prob = np.minimum(1.0, ratio ** -p["demand.cost_elasticity"])
-        prob *= (1.0 - p["demand.delay_dropout"]) ** np.where(guaranteed, apps.delay, 0.0)
-        apps.taken = offered & (apps.u_take < prob)
-        # bank screening cost: every application except those a guarantor approved
-        # for the bank in 见担即贷 batch mode
-        w = self.weight
-        unscreened = apps.in_batch & (apps.batch_mode == GUARANTOR_LED)
-        counts = np.bincount(apps.bank[~unscreened], minlength=len(self.banks)) * w
-        self.ledger.transfer(
-            "screening_cost",
-            self.bank_accounts,
-            self.acct["outside"],
-            counts * p["bank.screening_cost"],
-        )
-        r = self.record
-        r["bank_screenings"] = counts.sum()
-        r["referrals"] = np.count_nonzero(guaranteed) * w
-        r["referrals_bank_ok"] = np.count_nonzero(guaranteed & apps.bank_ok_guaranteed) * w
-        r["guarantee_approvals"] = np.count_nonzero(guaranteed & apps.approved) * w
-        r["referrals_first_time"] = np.count_nonzero(guaranteed & apps.first_time) * w
-        r["approvals_first_time"] = (
-            np.count_nonzero(guaranteed & apps.approved & apps.first_time) * w
-        )
-
     # ---------------------------------------------------------------- stage 5
     def book_loans(self, apps: Applications) -> None:
-        """Book the month's loans and guarantees with their fees and subsidies."""
-        p = self.params
-        s = self.smes
-        w = self.weight
-        t = self.month
-        term = p["loans.term_months"]
+        """Book the month's loans and guarantees with their fees and subsidies.
+
+        The loans taken up (and, for guarantees, within the guarantor's caps) go into the
+        loan book (:meth:`_write_loan_book`); their fees, re-guarantee and National Fund
+        fees and fee subsidies are paid (:meth:`_charge_fees`); the guarantors add them
+        to their evaluation statistics; the month's record notes the decisions and the
+        new business (:func:`sim.outcomes.record_decisions`, :func:`record_bookings`).
+        """
         guaranteed = apps.route == GUARANTEE_ROUTE
         direct = apps.taken & (apps.route == DIRECT_ROUTE)
         booked_g = apps.taken & guaranteed & apps.booked
@@ -465,28 +434,57 @@ class GuaranteeMarket(mesa.Model):
         rejected |= guaranteed & apps.taken & apps.capacity_rejected
         apps.offered = ~rejected  # an offer the firm took up or walked away from
         self._count_firm_years(self.smes.offered_year, apps.rows[apps.offered], "offered")
-        r = self.record
-        r["rejected_amount"] = apps.amount[rejected].sum() * w
-        r["capacity_rejected_amount"] = apps.amount[guaranteed & apps.capacity_rejected].sum() * w
 
         idx = np.flatnonzero(new)
-        rows = apps.rows[idx]
-        amount = apps.amount[idx]
         is_g = booked_g[idx]
         loan = LoanColumns(
-            amount=amount,
+            amount=apps.amount[idx],
             guarantor=np.where(is_g, apps.guarantor[idx], DIRECT),
             bank=apps.bank[idx],
-            start=np.full(idx.size, t, np.int32),
+            start=np.full(idx.size, self.month, np.int32),
             rate=apps.rate[idx],
-            relief=np.where(is_g, apps.relief_rate[idx], 0.0),
+            funding_relief=np.where(is_g, apps.funding_relief[idx], 0.0),
             reg=is_g & apps.reg_ok[idx],
             nf=is_g & apps.nf_ok[idx],
             small_micro=apps.small_micro[idx],
             sector=apps.sector[idx],
         )
+        self._write_loan_book(apps, idx, loan, is_g)
+        fee_amount, subsidy = self._charge_fees(apps, idx, loan, is_g)
+        g_principal = loan.amount[is_g]
+        Guarantor.add_new_business(
+            self.guarantors,
+            loan.guarantor[is_g],
+            g_principal,
+            g_principal * self.weight,
+            loan.small_micro[is_g],
+            loan.reg[is_g],
+            fee_amount,
+        )
+        record_decisions(self.record, apps, self.weight, len(self.banks))
+        record_bookings(
+            self.record,
+            apps,
+            idx,
+            loan,
+            is_g,
+            fee_amount,
+            subsidy,
+            self.exposed_sectors,
+            self.weight,
+        )
+
+    def _write_loan_book(
+        self, apps: Applications, idx: np.ndarray, loan: LoanColumns, is_g: np.ndarray
+    ) -> None:
+        """Write the new loans into their firms' loan columns and the running stocks."""
+        p = self.params
+        s = self.smes
+        t = self.month
+        term = p["loans.term_months"]
+        rows = apps.rows[idx]
         s.has_loan[rows] = True
-        s.loan_amount[rows] = amount
+        s.loan_amount[rows] = loan.amount
         s.loan_bank[rows] = loan.bank
         s.loan_guarantor[rows] = loan.guarantor
         s.loan_rate[rows] = loan.rate
@@ -499,25 +497,30 @@ class GuaranteeMarket(mesa.Model):
         s.loan_reg[rows] = loan.reg
         s.loan_nf[rows] = loan.nf
         s.loan_recovery[rows] = np.where(is_g, apps.recovery[idx], apps.recovery_direct[idx])
-        s.loan_relief[rows] = loan.relief
-        uplift = p["credit.guarantee_uplift"] * (1.0 - p["bank.share"])
+        s.loan_funding_relief[rows] = loan.funding_relief
+        uplift = p["credit.guarantee_uplift"] * (1.0 - self.shares.bank)
         s.loan_pd[rows] = np.minimum(s.pd[rows] * np.where(is_g, 1.0 + uplift, 1.0), 0.999)
         self.refresh_hazards(rows)
         if self.in_horizon:
             s.served[rows] = True
         self._add_stocks(loan, +1.0)
 
-        # ---- fees and subsidies (charged up front for the term, % p.a.)
-        years = term / 12.0
+    def _charge_fees(
+        self, apps: Applications, idx: np.ndarray, loan: LoanColumns, is_g: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Pay the new guarantees' fees and subsidies, up front for the term (% p.a.).
+
+        Returns each guarantee's fee p.a. and fee subsidy for the term (yuan, weighted).
+        """
+        p = self.params
+        years = p["loans.term_months"] / 12.0
         g_idx = idx[is_g]
-        g_principal = amount[is_g]
-        g_amount = g_principal * w
-        gk = loan.guarantor[is_g]
-        g_acc = self.guarantor_accounts[gk]
-        g_fee = apps.fee[g_idx]
+        g_principal = loan.amount[is_g]
+        g_amount = g_principal * self.weight
+        g_acc = self.guarantor_accounts[loan.guarantor[is_g]]
         g_reg, g_nf = loan.reg[is_g], loan.nf[is_g]
         borrowers, gov = self.acct["borrowers"], self.acct["government"]
-        fee_amount = g_fee * g_amount
+        fee_amount = apps.fee[g_idx] * g_amount
         self.ledger.transfer("guarantee_fee", borrowers, g_acc, fee_amount * years)
         reg_risk = p["reguarantor.share"] * g_reg * g_amount
         self.ledger.transfer(
@@ -536,38 +539,7 @@ class GuaranteeMarket(mesa.Model):
         subsidy = apps.subsidy[g_idx] * g_amount * years
         self.ledger.transfer("fee_subsidy", gov, g_acc, subsidy)
         self.government.fee_subsidy_remaining -= subsidy.sum()
-
-        # ---- the month's record and the guarantors' evaluation statistics
-        sm = loan.small_micro[is_g]
-        ng = len(self.guarantors)
-        stats = {
-            "volume": g_amount,
-            "small_micro": g_amount * sm,
-            "le_10m": g_amount * (g_principal <= 1e7),
-            "fee_amount": fee_amount,
-            "ceded": g_amount * g_reg,
-        }
-        for key, values in stats.items():
-            by_g = np.bincount(gk, values, ng)
-            for g in self.guarantors:
-                g.year[key] += by_g[g.index]
-        amt_w = amount * w
-        r["new_loans"] = idx.size * w
-        r["new_guaranteed_loans"] = g_idx.size * w
-        r["new_direct"] = amt_w[~is_g].sum()
-        r["new_guaranteed"] = g_amount.sum()
-        r["new_first_time"] = np.count_nonzero(apps.first_time[idx]) * w
-        r["new_additional"] = amt_w[is_g & apps.additional[idx]].sum()
-        r["new_guaranteed_small_micro"] = g_amount[sm].sum()
-        r["new_guaranteed_le_5m"] = g_amount[g_principal <= 5e6].sum()
-        r["new_guaranteed_fee_amount"] = fee_amount.sum()
-        r["new_guaranteed_all_in_amount"] = ((g_fee + loan.rate[is_g]) * g_amount).sum()
-        r["new_rate_amount"] = (loan.rate * amt_w).sum()
-        r["new_guaranteed_delay_amount"] = (apps.delay[g_idx] * g_amount).sum()
-        r["new_exposed"] = amt_w[self.exposed_sectors[loan.sector]].sum()
-        r["guarantees_ceded"] = g_amount[g_reg].sum()
-        r["guarantees_nf_covered"] = g_amount[g_nf].sum()
-        r["fee_subsidies"] = subsidy.sum()
+        return fee_amount, subsidy
 
     def _loan_columns(self, rows: np.ndarray) -> LoanColumns:
         """The loan columns of ``rows`` that the running stocks need."""
@@ -578,12 +550,16 @@ class GuaranteeMarket(mesa.Model):
             bank=s.loan_bank[rows],
             start=s.loan_start[rows],
             rate=s.loan_rate[rows],
-            relief=s.loan_relief[rows],
+            funding_relief=s.loan_funding_relief[rows],
             reg=s.loan_reg[rows],
             nf=s.loan_nf[rows],
             small_micro=s.size[rows] <= 1,
             sector=s.sector[rows],
         )
+
+    def booked_shares(self, start: np.ndarray) -> RiskShares:
+        """The risk shares of loans booked in months ``start``: a loan keeps its split."""
+        return RiskShares.of(self.shares_by_month[start])
 
     def _add_stocks(self, loan: LoanColumns, sign: float) -> None:
         """Add (+1) or remove (-1) loans from the running stocks."""
@@ -595,13 +571,13 @@ class GuaranteeMarket(mesa.Model):
         bank = loan.bank
         self.bank_outstanding += sign * np.bincount(bank, amount, nb)
         self.bank_interest += sign * np.bincount(bank, amount * loan.rate / 12, nb)
-        self.bank_relief += sign * np.bincount(bank, amount * loan.relief / 12, nb)
+        self.bank_funding_relief += sign * np.bincount(bank, amount * loan.funding_relief / 12, nb)
         ga = amount[is_g]
-        sh = self.shares_by_month[loan.start[is_g]]  # the split each loan was booked under
-        liab = (1.0 - sh[:, 3]) * ga
+        sh = self.booked_shares(loan.start[is_g])
+        liab = liability(ga, sh)
         gg = g[is_g]
         self.guarantor_liability += sign * np.bincount(gg, liab, ng)
-        net = liab - (sh[:, 1] * loan.reg[is_g] + sh[:, 2] * loan.nf[is_g]) * ga
+        net = net_liability(ga, sh, loan.reg[is_g], loan.nf[is_g], gross=liab)
         self.guarantor_liability_net += sign * np.bincount(gg, net, ng)
         sm = loan.small_micro[is_g]
         self.guarantor_liability_sm += sign * np.bincount(gg[sm], liab[sm], ng)
@@ -615,7 +591,7 @@ class GuaranteeMarket(mesa.Model):
             for stock in (
                 self.bank_outstanding,
                 self.bank_interest,
-                self.bank_relief,
+                self.bank_funding_relief,
                 self.guarantor_liability,
                 self.guarantor_liability_net,
                 self.guarantor_liability_sm,
@@ -625,7 +601,6 @@ class GuaranteeMarket(mesa.Model):
     # ---------------------------------------------------------------- stage 6
     def process_defaults(self) -> None:
         """Defaults among active loans, compensation and the loss waterfall (section 5)."""
-        p = self.params
         s = self.smes
         w = self.weight
         r = self.record
@@ -638,14 +613,28 @@ class GuaranteeMarket(mesa.Model):
             return
         loan = self._loan_columns(rows)
         exposure = loan.amount * w
-        g = loan.guarantor
-        is_g = g >= 0
-        bank_acc = self.bank_accounts[loan.bank]
-        borrowers = self.acct["borrowers"]
-        led = self.ledger
-        led.transfer("writedown", bank_acc, borrowers, exposure)
+        gi = np.flatnonzero(loan.guarantor >= 0)
+        alloc = self._settle_defaults(loan, exposure, gi)
+        self._schedule_recoveries(s.loan_recovery[rows], loan, exposure, gi, alloc)
 
-        gi = np.flatnonzero(is_g)
+        # statistics: compensation rate, National Fund cap, evaluation
+        released = alloc.compensation  # the guarantee liability released by compensation
+        released_covered = released[loan.nf[gi]].sum()
+        self.national_fund.record(released_covered, released_covered, alloc.national_fund.sum())
+        Guarantor.add_released(self.guarantors, released, loan.guarantor[gi], compensated=True)
+        record_defaults(r, loan, exposure, gi, alloc, released, self.exposed_sectors, w)
+
+        self._add_stocks(loan, -1.0)
+        s.replace(rows)
+
+    def _settle_defaults(self, loan: LoanColumns, exposure: np.ndarray, gi: np.ndarray):
+        """The banks write the defaulted loans down; the guarantors compensate the banks and
+        are reimbursed along the loss waterfall (section 5). Returns the allocation of the
+        guaranteed loans ``gi``."""
+        g = loan.guarantor
+        bank_acc = self.bank_accounts[loan.bank]
+        led = self.ledger
+        led.transfer("writedown", bank_acc, self.acct["borrowers"], exposure)
         e_g = exposure[gi]
         covered = loan.nf[gi]  # by the National Fund, if it is sharing
         alloc = allocate_loss(
@@ -666,9 +655,17 @@ class GuaranteeMarket(mesa.Model):
         )
         led.transfer("comp_fund_reimbursement", self.acct["comp_fund"], g_acc, alloc.comp_fund)
         self.government.spend_comp_fund(alloc.comp_fund.sum())
+        return alloc
 
-        # recoveries arrive after the lag, pro rata to the losses borne
-        rec_frac = s.loan_recovery[rows]
+    def _schedule_recoveries(self, rec_frac, loan: LoanColumns, exposure, gi, alloc) -> None:
+        """Recoveries (fraction ``rec_frac`` of exposure) fall due after the lag, pro rata to
+        the losses borne; the write-off tax relief after its own lag."""
+        p = self.params
+        led = self.ledger
+        is_g = loan.guarantor >= 0
+        bank_acc = self.bank_accounts[loan.bank]
+        g_acc = self.guarantor_accounts[loan.guarantor[gi]]
+        e_g = exposure[gi]
         lag = p["recovery.lag_months"]
         slot = (self.month + lag) % self.recovery_due.shape[0]
         direct_rec = np.where(is_g, 0.0, rec_frac * exposure)
@@ -689,25 +686,6 @@ class GuaranteeMarket(mesa.Model):
                 g_acc, tax * np.maximum(unrecovered, 0.0), len(led.accounts)
             )
 
-        # statistics: compensation rate, National Fund cap, evaluation
-        released = alloc.compensation  # the guarantee liability released by compensation
-        released_covered = released[covered].sum()
-        self.national_fund.record(released_covered, released_covered, alloc.national_fund.sum())
-        by_g = group_sums(released, g[gi], len(self.guarantors))
-        for guarantor in self.guarantors:
-            guarantor.year["compensation"] += by_g[guarantor.index]
-            guarantor.year["released"] += by_g[guarantor.index]
-        r["defaults_direct"] = np.count_nonzero(~is_g) * w
-        r["defaults_guaranteed"] = gi.size * w
-        r["defaults_exposed"] = np.count_nonzero(self.exposed_sectors[loan.sector]) * w
-        r["defaulted_exposure"] = exposure.sum()
-        r["compensation"] = alloc.compensation.sum()
-        r["guarantee_released"] += released.sum()
-        r["comp_fund_payouts"] = alloc.comp_fund.sum()
-
-        self._add_stocks(loan, -1.0)
-        s.replace(rows)
-
     # ------------------------------------------------------------- stage 6b
     def accrue_monthly_flows(self) -> None:
         """Interest, funding cost and relief, operating costs, investment income."""
@@ -722,7 +700,7 @@ class GuaranteeMarket(mesa.Model):
         led.transfer(
             "bank_operating_cost", banks, out, self.bank_outstanding * p["bank.operating_cost"] / 12
         )
-        led.transfer("funding_relief", self.acct["pboc"], banks, self.bank_relief)
+        led.transfer("funding_relief", self.acct["pboc"], banks, self.bank_funding_relief)
         ga = self.guarantor_accounts
         led.transfer(
             "guarantor_operating_cost",
@@ -751,12 +729,10 @@ class GuaranteeMarket(mesa.Model):
         g = loan.guarantor
         is_g = g >= 0
         w = self.weight
-        released = (1.0 - self.shares_by_month[loan.start, 3]) * loan.amount * w
+        released = liability(loan.amount, self.booked_shares(loan.start)) * w
         covered = is_g & loan.nf
         self.national_fund.record(0.0, released[covered].sum(), 0.0)
-        by_g = group_sums(released[is_g], g[is_g], len(self.guarantors))
-        for guarantor in self.guarantors:
-            guarantor.year["released"] += by_g[guarantor.index]
+        Guarantor.add_released(self.guarantors, released[is_g], g[is_g], compensated=False)
         self.record["guarantee_released"] += released[is_g].sum()
         self.record["repaid"] = loan.amount.sum() * w
         self._add_stocks(loan, -1.0)

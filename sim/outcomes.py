@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .applications import GUARANTEE_ROUTE
 from .credit_risk import annual_rate
 from .ledger import Ledger
 from .outcome_registry import OUTCOMES
@@ -22,6 +23,9 @@ __all__ = [
     "MONTHLY_SERIES",
     "SUMMARY_FIELDS",
     "party_losses",
+    "record_decisions",
+    "record_bookings",
+    "record_defaults",
     "summarize",
     "summarize_by_year",
     "yearly_outcomes",
@@ -196,6 +200,77 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "demand_firms",
     "discouraged_firms",
 )
+
+
+# ------------------------------------------------------- the month's record
+# The model's stages fill in ``record`` (one value per key of MONTHLY_SERIES, counts and
+# amounts weighted to the real population) from the decisions and bookings of the month.
+
+
+def record_decisions(record: dict, apps, weight: float, n_banks: int) -> None:
+    """Screenings, referrals and approvals of the month's applications (weighted counts)."""
+    w = weight
+    guaranteed = apps.route == GUARANTEE_ROUTE
+    record["bank_screenings"] = (
+        np.bincount(apps.bank[apps.bank_screened], minlength=n_banks) * w
+    ).sum()
+    record["guarantor_screenings"] += float(np.count_nonzero(apps.guarantor_screened)) * w
+    record["referrals"] = np.count_nonzero(guaranteed) * w
+    record["referrals_bank_ok"] = np.count_nonzero(guaranteed & apps.bank_ok_guaranteed) * w
+    record["guarantee_approvals"] = np.count_nonzero(guaranteed & apps.approved) * w
+    record["referrals_first_time"] = np.count_nonzero(guaranteed & apps.first_time) * w
+    record["approvals_first_time"] = (
+        np.count_nonzero(guaranteed & apps.approved & apps.first_time) * w
+    )
+    record["rejected_amount"] = apps.amount[~apps.offered].sum() * w
+    record["capacity_rejected_amount"] = apps.amount[guaranteed & apps.capacity_rejected].sum() * w
+
+
+def record_bookings(
+    record: dict, apps, idx, loan, is_g, fee_amount, subsidy, exposed_sectors, weight: float
+) -> None:
+    """The month's new loans (weighted counts and yuan).
+
+    ``idx``: the booked applications; ``loan``: their loan columns; ``is_g``: guaranteed;
+    ``fee_amount``, ``subsidy``: each guarantee's fee p.a. and fee subsidy (yuan, weighted).
+    """
+    w = weight
+    amt_w = loan.amount * w
+    g_idx = idx[is_g]
+    g_principal = loan.amount[is_g]
+    g_amount = g_principal * w
+    g_reg, g_nf = loan.reg[is_g], loan.nf[is_g]
+    sm = loan.small_micro[is_g]
+    r = record
+    r["new_loans"] = idx.size * w
+    r["new_guaranteed_loans"] = g_idx.size * w
+    r["new_direct"] = amt_w[~is_g].sum()
+    r["new_guaranteed"] = g_amount.sum()
+    r["new_first_time"] = np.count_nonzero(apps.first_time[idx]) * w
+    r["new_additional"] = amt_w[is_g & apps.additional[idx]].sum()
+    r["new_guaranteed_small_micro"] = g_amount[sm].sum()
+    r["new_guaranteed_le_5m"] = g_amount[g_principal <= 5e6].sum()  # the outcome's 5M
+    r["new_guaranteed_fee_amount"] = fee_amount.sum()
+    r["new_guaranteed_all_in_amount"] = ((apps.fee[g_idx] + loan.rate[is_g]) * g_amount).sum()
+    r["new_rate_amount"] = (loan.rate * amt_w).sum()
+    r["new_guaranteed_delay_amount"] = (apps.delay[g_idx] * g_amount).sum()
+    r["new_exposed"] = amt_w[exposed_sectors[loan.sector]].sum()
+    r["guarantees_ceded"] = g_amount[g_reg].sum()
+    r["guarantees_nf_covered"] = g_amount[g_nf].sum()
+    r["fee_subsidies"] = subsidy.sum()
+
+
+def record_defaults(record: dict, loan, exposure, gi, alloc, released, exposed_sectors, weight):
+    """The month's defaults (weighted counts and yuan) and the compensation paid."""
+    w = weight
+    r = record
+    r["defaults_direct"] = (loan.guarantor.size - gi.size) * w
+    r["defaults_guaranteed"] = gi.size * w
+    r["defaults_exposed"] = np.count_nonzero(exposed_sectors[loan.sector]) * w
+    r["defaulted_exposure"] = exposure.sum()
+    r["compensation"] = alloc.compensation.sum()
+    r["guarantee_released"] += released.sum()
+    r["comp_fund_payouts"] = alloc.comp_fund.sum()
 
 
 def party_losses(ledger: Ledger, *, total: bool = False) -> dict[str, float]:

@@ -696,6 +696,17 @@ _add(
     prior=uniform(0.0, 0.01),
 )
 _add(
+    "bank.funding_relief_min_share",
+    "float",
+    0.2,
+    "fraction",
+    "Least risk share a bank retains on guaranteed loans to receive the funding-cost relief",
+    "京金融〔2022〕177号 measures 9-10: monetary-policy support for banks that share risk, "
+    "shared per 国办发〔2019〕6号 (the bank bears in principle at least 20%)",
+    low=0.0,
+    high=1.0,
+)
+_add(
     "bank.guarantee_substitution",
     "float",
     0.05,
@@ -964,6 +975,30 @@ _add(
     setting=True,
 )
 _add(
+    "guarantor.small_micro_focus_share",
+    "float",
+    0.8,
+    "fraction",
+    "Small/micro share of a guarantor's liability at or above which "
+    "guarantor.leverage_cap_small_micro applies",
+    "融资担保公司监督管理条例 (2017) Art. 15 (higher cap for guarantors serving mainly small/micro "
+    "firms); the 80% line is the one 国办发〔2019〕6号 sets for small/micro and farm business "
+    "(support-small share at least 80%)",
+    low=0.0,
+    high=1.0,
+)
+_add(
+    "guarantor.priority_max_loan",
+    "float",
+    5e6,
+    "yuan",
+    "Largest small/micro loan served first (with relief-sector loans) when capacity binds",
+    "国办发〔2019〕6号 focus on single guarantees of at most 5M yuan (单户500万元及以下); the "
+    "priority ordering itself is an assumption",
+    low=0.0,
+    high=1e10,
+)
+_add(
     "guarantor.concentration_cap",
     "float",
     0.15,
@@ -1228,6 +1263,16 @@ _add(
     setting=True,
 )
 _add(
+    "national_fund.fee_size_threshold",
+    "float",
+    5e6,
+    "yuan",
+    "Loan size at or below which national_fund.fee_small applies",
+    "MOF, cfbond 2019-02-15: 0.3% for loans <= 5M, 0.5% above",
+    low=0.0,
+    high=1e10,
+)
+_add(
     "national_fund.comp_rate_cap",
     "float",
     0.04,
@@ -1377,6 +1422,47 @@ _add(
     measure=11,
     prior=uniform(10.0, 50.0),
     setting=True,
+)
+_add(
+    "evaluation.small_micro_target",
+    "float",
+    0.8,
+    "fraction",
+    "Small/micro share of a year's new guarantees that earns full policy-effect marks",
+    "财金〔2020〕31号 and 国办发〔2019〕6号: support-small business at least 80% of guarantees",
+    low=1e-6,
+    high=1.0,
+)
+_add(
+    "evaluation.small_loan_max",
+    "float",
+    1e7,
+    "yuan",
+    "Largest loan counted in the evaluation's small-loan share",
+    "财金〔2020〕31号 / 财金〔2025〕11号 focus on loans up to 10M yuan (as reguarantor.max_loan)",
+    low=0.0,
+    high=1e10,
+)
+_add(
+    "evaluation.small_loan_target",
+    "float",
+    0.8,
+    "fraction",
+    "Share of a year's new guarantees in loans <= evaluation.small_loan_max that earns full "
+    "policy-effect marks",
+    "assumption: the 80% target of 国办发〔2019〕6号 applied to loan size",
+    low=1e-6,
+    high=1.0,
+)
+_add(
+    "evaluation.reguarantee_target",
+    "float",
+    0.8,
+    "fraction",
+    "Share of a year's new guarantees under re-guarantee that earns full system-building marks",
+    A,
+    low=1e-6,
+    high=1.0,
 )
 _add(
     "evaluation.min_score",

@@ -74,7 +74,7 @@ LOAN_RECORD = _cache_line_record(
         ("loan_fee", "f8"),
         ("loan_pd", "f8"),
         ("loan_recovery", "f8"),
-        ("loan_relief", "f8"),
+        ("loan_funding_relief", "f8"),
         ("loan_start", "i4"),
         ("loan_maturity", "i4"),
         ("loan_guarantor", "i2"),
@@ -96,6 +96,19 @@ def _cdf(shares) -> np.ndarray:
     """Cumulative shares, normalised to end at 1."""
     cdf = np.cumsum(np.asarray(shares, dtype=float))
     return cdf / cdf[-1]
+
+
+def _record_field(records: str, name: str) -> property:
+    """Read-only attribute giving the ``name`` column as a view of the ``records`` array.
+
+    Derived on access (never stored), so that copies of a population stay consistent;
+    write through it with ``population.name[rows] = ...``.
+    """
+    return property(lambda self: getattr(self, records)[name], doc=_column_doc(records, name))
+
+
+def _column_doc(records: str, name: str) -> str:
+    return f"``{name}`` column: a writable view of the ``{records}`` records."
 
 
 class SMEPopulation:
@@ -138,6 +151,36 @@ class SMEPopulation:
     ``loan_recovery`` (recovery fraction).
     """
 
+    # ---- columns of the APPLICANT_RECORD records (``self.applicant``), one line per seat
+    request = _record_field("applicant", "request")  # loan size the firm asks for, yuan
+    collateral = _record_field("applicant", "collateral")  # hard collateral, yuan
+    receivables = _record_field("applicant", "receivables")  # pledgeable receivables, yuan
+    ip = _record_field("applicant", "ip")  # pledgeable intellectual property, yuan
+    pd = _record_field("applicant", "pd")  # unconditional annual PD (fraction)
+    eps_bank = _record_field("applicant", "eps_bank")  # bank's screening error, std normal
+    eps_guarantor = _record_field("applicant", "eps_guarantor")  # guarantor's, std normal
+    u_route = _record_field("applicant", "u_route")  # uniform: steering and referral draws
+    u_cover = _record_field("applicant", "u_cover")  # uniform: National Fund coverage draw
+    guarantor = _record_field("applicant", "guarantor")  # local guarantor (index)
+    sector = _record_field("applicant", "sector")  # sector (index into SECTORS)
+    size = _record_field("applicant", "size")  # size class: 0 micro, 1 small, 2 medium
+    bank = _record_field("applicant", "bank")  # house bank (index)
+    first_time = _record_field("applicant", "first_time")  # never repaid a loan, 首贷户 (bool)
+
+    # ---- columns of the LOAN_RECORD records (``self.loan``): the firm's loan, if any
+    loan_amount = _record_field("loan", "loan_amount")  # principal, yuan
+    loan_rate = _record_field("loan", "loan_rate")  # interest rate, fraction p.a.
+    loan_fee = _record_field("loan", "loan_fee")  # guarantee fee, fraction p.a. (0 direct)
+    loan_pd = _record_field("loan", "loan_pd")  # annual PD incl. the guarantee uplift
+    loan_recovery = _record_field("loan", "loan_recovery")  # recovery if it defaults (fraction)
+    loan_funding_relief = _record_field("loan", "loan_funding_relief")  # PBOC funding relief, p.a.
+    loan_start = _record_field("loan", "loan_start")  # month booked
+    loan_maturity = _record_field("loan", "loan_maturity")  # last month of the loan
+    loan_guarantor = _record_field("loan", "loan_guarantor")  # guarantor index, DIRECT if none
+    loan_bank = _record_field("loan", "loan_bank")  # lending bank (index)
+    loan_reg = _record_field("loan", "loan_reg")  # re-guaranteed (bool)
+    loan_nf = _record_field("loan", "loan_nf")  # covered by the National Fund (bool)
+
     def __init__(self, n, params, guarantor_weights, rng):
         self.n = n
         self.p = params
@@ -154,8 +197,7 @@ class SMEPopulation:
         self.firm_id = np.zeros(n, np.int64)
         self.revenue = np.zeros(n)
         self.rho = np.zeros(n)
-        # request, collateral, receivables, ip, pd, eps_bank, eps_guarantor, u_route,
-        # u_cover, guarantor, sector, size, bank, first_time: fields of these records
+        # the columns of APPLICANT_RECORD (declared above) are fields of these records
         self.applicant = _line_aligned(n, APPLICANT_RECORD)
         self.served = np.zeros(n, bool)  # got a new loan during the reported horizon
         # demand history, for rationing as firm surveys measure it: the last horizon year
@@ -164,9 +206,7 @@ class SMEPopulation:
         self.applied_year = np.full(n, NO_YEAR, np.int16)
         self.offered_year = np.full(n, NO_YEAR, np.int16)
         self.discouraged_year = np.full(n, NO_YEAR, np.int16)
-        # loan state: loan_amount, loan_rate, loan_fee, loan_pd, loan_recovery,
-        # loan_relief (funding relief, fraction p.a., paid by the PBOC), loan_start,
-        # loan_maturity, loan_guarantor, loan_bank, loan_reg, loan_nf: fields of these records
+        # the columns of LOAN_RECORD (declared above) are fields of these records
         self.loan = _line_aligned(n, LOAN_RECORD)
         self.loan_guarantor[:] = DIRECT
         self.has_loan = np.zeros(n, bool)
@@ -268,19 +308,13 @@ class SMEPopulation:
         self.loan_guarantor[rows] = DIRECT
 
 
-def _record_field(records: str, name: str) -> property:
-    """Read-only attribute giving the ``name`` column as a view of the ``records`` array.
-
-    Derived on access (never stored), so that copies of a population stay consistent;
-    write through it with ``population.name[rows] = ...``.
-    """
-    return property(
-        lambda self: getattr(self, records)[name],
-        doc=f"``{name}`` column: a writable view of the ``{records}`` records.",
-    )
+def _check_declared() -> None:
+    """Every field of the two records is declared as a column of :class:`SMEPopulation`."""
+    for records, dtype in (("applicant", APPLICANT_RECORD), ("loan", LOAN_RECORD)):
+        for name in dtype.names:
+            column = getattr(SMEPopulation, name, None)
+            if not isinstance(column, property) or column.__doc__ != _column_doc(records, name):
+                raise TypeError(f"SMEPopulation does not declare the {records} column {name!r}")
 
 
-for _name in APPLICANT_RECORD.names:
-    setattr(SMEPopulation, _name, _record_field("applicant", _name))
-for _name in LOAN_RECORD.names:
-    setattr(SMEPopulation, _name, _record_field("loan", _name))
+_check_declared()

@@ -28,12 +28,16 @@ Daily, 2016-04-13).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 __all__ = [
     "PARTIES",
     "PRESETS",
+    "RiskShares",
+    "liability",
+    "net_liability",
     "LossAllocation",
     "allocate_loss",
     "share_recovery",
@@ -55,6 +59,54 @@ PRESETS: dict[str, tuple[float, float, float, float, float]] = {
     # bank-guarantor 8:2
     "bank_guarantor_82": (0.8, 0.0, 0.0, 0.2, 0.0),
 }
+
+
+class RiskShares(NamedTuple):
+    """The five risk shares by name, in the order of :data:`PARTIES`.
+
+    Each field is a fraction of the exposure: a float for one split, or an array with
+    one entry per loan (the split each loan was booked under).
+    """
+
+    guarantor: float | np.ndarray
+    reguarantor: float | np.ndarray
+    national_fund: float | np.ndarray
+    bank: float | np.ndarray
+    comp_fund: float | np.ndarray
+
+    @classmethod
+    def of(cls, shares) -> RiskShares:
+        """Named shares of a share vector, shape (5,), or of per-loan rows, shape (n, 5)."""
+        s = np.asarray(shares, dtype=float)
+        if s.ndim == 1:
+            return cls(*s)
+        return cls(*(s[:, i] for i in range(len(PARTIES))))
+
+
+def liability(exposure, shares: RiskShares):
+    """Guarantee liability owed to the bank (担保责任余额), ``(1 - s_bank) E``, yuan."""
+    return (1.0 - shares.bank) * exposure
+
+
+def net_liability(exposure, shares: RiskShares, reg, nf, gross=None):
+    """Liability net of the cessions to the re-guarantor and the National Fund, yuan.
+
+    ``(1 - s_bank) E - (s_reg [reg] + s_nf [nf]) E``: the guarantors' capacity measure.
+
+    Parameters
+    ----------
+    exposure : float or ndarray
+        Exposure ``E`` (yuan).
+    shares : RiskShares
+        The split the guarantees were (or are to be) booked under.
+    reg, nf : bool or ndarray of bool
+        Whether the re-guarantor, the National Fund, takes its share.
+    gross : ndarray, optional
+        ``liability(exposure, shares)`` when the caller has it already.
+    """
+    if gross is None:
+        gross = liability(exposure, shares)
+    return gross - (shares.reguarantor * reg + shares.national_fund * nf) * exposure
 
 
 @dataclass(frozen=True)
@@ -138,13 +190,14 @@ def allocate_loss(
         s = np.broadcast_to(s, (e.shape[0], 5))
     if comp_fund_available < 0 or national_fund_available < 0:
         raise ValueError("available budgets must be non-negative")
-    bank = s[:, 3] * e
+    sh = RiskShares.of(s)
+    bank = sh.bank * e
     compensation = e - bank
-    reguarantor = np.where(reguarantor_covers, s[:, 1] * e, 0.0)
+    reguarantor = np.where(reguarantor_covers, sh.reguarantor * e, 0.0)
     national_fund = _within_budget(
-        np.where(national_fund_covers, s[:, 2] * e, 0.0), national_fund_available
+        np.where(national_fund_covers, sh.national_fund * e, 0.0), national_fund_available
     )
-    comp_fund = _within_budget(s[:, 4] * e, comp_fund_available)
+    comp_fund = _within_budget(sh.comp_fund * e, comp_fund_available)
     guarantor = compensation - reguarantor - national_fund - comp_fund
     return LossAllocation(bank, guarantor, reguarantor, national_fund, comp_fund, compensation)
 

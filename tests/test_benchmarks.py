@@ -30,7 +30,7 @@ def test_profile_covers_every_stage_the_step_calls():
     source = inspect.getsource(GuaranteeMarket.step)
     called = set(re.findall(r"self\.(\w+)\(", source))
     called |= set(re.findall(r"self\.government\.(\w+)\(", source))
-    called |= set(re.findall(r"(?:Bank|Guarantor)\.(\w+)\(", source))
+    called |= set(re.findall(r"(?:SME|Bank|Guarantor)\.(\w+)\(", source))
     called |= set(re.findall(r"\.do\(\"(\w+)\"", source))
     called -= {"step"}
     assert called == {name for _, name, _ in profile_step.STAGES}
