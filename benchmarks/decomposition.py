@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from mdsections import replace_block
 from scipy import stats
 
 import sim
@@ -248,11 +249,7 @@ def main(argv=None) -> int:
         print(text)
         return 0
     doc = DOC.read_text(encoding="utf-8")
-    if START in doc and END in doc:
-        doc = doc[: doc.index(START)] + text + doc[doc.index(END) + len(END) :]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text + "\n"
-    DOC.write_text(doc, encoding="utf-8")
+    DOC.write_text(replace_block(doc, START, END, text), encoding="utf-8")
     print(f"wrote the decomposition ({runs} runs, {seconds:.0f} s) to {DOC}")
     return 0
 

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from mdsections import replace_block
 
 from sim.ensemble import (
     calibration_dimensions,
@@ -157,11 +158,8 @@ def main(argv=None) -> int:
         print(text + "\n\n" + narrowed)
         return 0
     doc = DOC.read_text(encoding="utf-8")
-    for block, (a, b) in ((text, (START, END)), (narrowed, (CONSTRAINT_START, CONSTRAINT_END))):
-        if a in doc and b in doc:
-            doc = doc[: doc.index(a)] + block + doc[doc.index(b) + len(b) :]
-        else:
-            doc = doc.rstrip("\n") + "\n\n" + block + "\n"
+    doc = replace_block(doc, START, END, text)
+    doc = replace_block(doc, CONSTRAINT_START, CONSTRAINT_END, narrowed)
     DOC.write_text(doc, encoding="utf-8")
     print(f"wrote the prior/posterior projection ({n} members, {seconds:.0f} s) to {DOC}")
     return 0

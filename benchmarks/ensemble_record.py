@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from mdsections import replace_section
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Ensemble calibration"
@@ -56,14 +57,7 @@ def main(argv=None) -> int:
     out = ROOT / "BENCHMARKS.md"
     text = out.read_text(encoding="utf-8")
     new = section(path)
-    if HEADING in text:
-        head = text[: text.index(HEADING)]
-        rest = text[text.index(HEADING) + len(HEADING) :]
-        nxt = rest.find("\n## ")
-        text = head + new + (rest[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + new
-    out.write_text(text, encoding="utf-8")
+    out.write_text(replace_section(text, HEADING, new), encoding="utf-8")
     print(f"wrote {HEADING!r} to {out}")
     return 0
 

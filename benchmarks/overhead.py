@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from mdsections import replace_section  # noqa: E402
 from profile_step import timed_stages  # noqa: E402
 from sweep_throughput import GRID_POINTS, SWEEP, machine  # noqa: E402
 
@@ -184,14 +185,7 @@ def main(argv=None) -> int:
         return 0
     path = Path(args.out)
     text = path.read_text(encoding="utf-8")
-    if HEADING in text:
-        head = text[: text.index(HEADING)]
-        rest = text[text.index(HEADING) + len(HEADING) :]
-        nxt = rest.find("\n## ")
-        text = head + section + ("\n" + rest[nxt + 1 :] if nxt >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    path.write_text(replace_section(text, HEADING, section), encoding="utf-8")
     print(f"wrote {HEADING!r} to {path}")
     return 0
 

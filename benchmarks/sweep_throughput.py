@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from mdsections import replace_section
 
 ROOT = Path(__file__).resolve().parent.parent
 GRID_POINTS = 8
@@ -125,16 +126,7 @@ def main(argv=None) -> int:
         return 0
     path = Path(args.out)
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    heading = f"## {args.section}\n"
-    if heading in text:
-        head = text[: text.index(heading)]
-        rest = text[len(head) + len(heading) :]
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1 :] if nxt >= 0 else ""
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text, encoding="utf-8")
+    path.write_text(replace_section(text, f"## {args.section}", section), encoding="utf-8")
     print(f"wrote {path}")
     return 0
 
