@@ -732,8 +732,9 @@ def sensitivity(sweep_file, out, workers, scheduler, resume, overwrite, quiet):
     default=150,
     show_default=True,
     type=click.IntRange(2, 100_000),
-    help="Simulator points per batch of the final stage; those not ruled out are the members; "
-    "further batches run until 100 are accepted, at most 8 batches (--ensemble).",
+    help="Members drawn per batch of the final stage (from the region within every "
+    "tolerance), each simulated and kept unless ruled out; further batches run until 100 are "
+    "kept, at most 8 batches (--ensemble).",
 )
 @click.option(
     "--method",
