@@ -20,7 +20,7 @@ help:
 	@echo "make demo   - install and compare baseline_2021 with beijing_2022 over the calibrated ensemble (20 members)"
 	@echo "make test   - install dev extras, run ruff and the test suite"
 	@echo "make bench  - run the benchmark scripts (writes BENCHMARKS.md)"
-	@echo "make report - execute the report notebooks at full size into HTML under reports/"
+	@echo "make report - execute the report notebooks at full size into HTML (no code cells) under reports/"
 	@echo "make report-small - the same at test size (quick check)"
 
 $(BIN)/python:

@@ -4,16 +4,19 @@ Usage (from the repository root)::
 
     python notebooks/render.py                 # full size, into reports/
     python notebooks/render.py --small         # quick check at the test size
-    python notebooks/render.py --only 01 --out reports/draft --no-input
+    python notebooks/render.py --only 01 --out reports/draft --with-code
 
 For each notebook ``NAME``: papermill executes ``notebooks/NAME.ipynb`` with the repository
-root as working directory into ``OUT/NAME.ipynb`` (the executed copy; the source notebook is
-left untouched, without outputs), the notebook writes its tables and PNG figures into
-``OUT/NAME/``, and nbconvert renders ``OUT/NAME.html`` (figures embedded). ``reports/`` is
-git-ignored. This is the same as running, per notebook::
+root as working directory into ``OUT/NAME.ipynb`` (the executed copy, code cells included;
+the source notebook is left untouched, without outputs), the notebook writes its tables, PNG
+figures and footer record (``report.json``: scenario files, seeds, sizes, gsim version and
+git revision, date; :meth:`sim.report.Report.footer`) into ``OUT/NAME/``, and nbconvert
+renders ``OUT/NAME.html`` (figures embedded) **without code cells**: a reader sees the prose,
+tables, figures and the footer the notebook's last cell shows. ``--with-code`` keeps the code
+in the HTML. ``reports/`` is git-ignored. This is the same as running, per notebook::
 
     papermill notebooks/NAME.ipynb reports/NAME.ipynb -k python3 --cwd . -p OUT_DIR reports/NAME
-    jupyter nbconvert --to html reports/NAME.ipynb
+    jupyter nbconvert --to html --no-input reports/NAME.ipynb
 """
 
 from __future__ import annotations
@@ -35,8 +38,13 @@ SMALL_EXTRA = {
 }
 
 
-def render(name: str, out: Path, parameters: dict, no_input: bool = False) -> Path:
-    """Execute one notebook with papermill and write its HTML; return the HTML path."""
+def render(name: str, out: Path, parameters: dict, no_input: bool = True) -> Path:
+    """Execute one notebook with papermill and write its HTML; return the HTML path.
+
+    With ``no_input`` (the default) the HTML leaves out code cells and prompts; the
+    executed notebook ``OUT/NAME.ipynb`` keeps them. Raises ``FileNotFoundError`` if the
+    notebook did not write its footer record (``OUT/NAME/report.json``).
+    """
     import nbformat
     import papermill
     from nbconvert import HTMLExporter
@@ -55,6 +63,9 @@ def render(name: str, out: Path, parameters: dict, no_input: bool = False) -> Pa
     exporter.exclude_input = no_input
     exporter.exclude_input_prompt = no_input
     exporter.exclude_output_prompt = no_input
+    record = out / name / "report.json"
+    if not record.is_file():
+        raise FileNotFoundError(f"{name}: the notebook wrote no footer record {record}")
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     html = out / f"{name}.html"
     html.write_text(body, encoding="utf-8")
@@ -69,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         "--only", nargs="+", metavar="PREFIX", help="notebooks whose names start with PREFIX"
     )
     parser.add_argument("--workers", type=int, default=0, help="worker processes (0: all CPUs)")
-    parser.add_argument("--no-input", action="store_true", help="hide code cells in the HTML")
+    parser.add_argument(
+        "--with-code", action="store_true", help="keep the code cells in the HTML (default: hidden)"
+    )
     args = parser.parse_args(argv)
 
     names = [n for n in NOTEBOOKS if not args.only or any(n.startswith(p) for p in args.only)]
@@ -82,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.small:
             params.update(SMALL, **SMALL_EXTRA[name])
         t0 = time.perf_counter()
-        html = render(name, out, params, no_input=args.no_input)
+        html = render(name, out, params, no_input=not args.with_code)
         print(f"{name}: {html} ({time.perf_counter() - t0:.0f} s)", flush=True)
     return 0
 

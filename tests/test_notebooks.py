@@ -7,6 +7,9 @@ temporary folder. The whole file runs in about a minute on two cores.
 
 from __future__ import annotations
 
+import ast
+import html as html_module
+import importlib.util
 import re
 from pathlib import Path
 
@@ -88,22 +91,82 @@ def test_sweep_notebooks_use_the_sweep_api(name):
         assert "result.sensitivity()" in code
 
 
+#: Names a notebook must not define: the helpers the package has (sim.report and friends).
+PACKAGE_HELPERS = {"find_repo_root", "t_ci", "save", "PARTY_COLORS", "PARTY_LABELS", "COLORS"}
+#: Modules whose public names a notebook must not redefine.
+PACKAGE_MODULES = ("sim", "sim.report", "sim.plots", "sim.report_package", "sim.report_sweeps")
+PACKAGE_MODULES += ("sim.report_sobol", "sim.outcome_registry", "sim.experiments")
+#: A scenario or sweep file each report's footer must name.
+FOOTER_FILES = {
+    "01_beijing_2022_package": ("baseline_2021.toml", "beijing_2022.toml", "m09_bank_risk"),
+    "02_risk_share_and_fees": ("risk_share_fee_grid.toml", "beijing_2022.toml"),
+    "03_sensitivity": ("sobol_main_levers.toml", "beijing_2022.toml"),
+}
+#: Markup of code cells' input in nbconvert's HTML (lab and classic templates): the editor
+#: and highlighted source (Markdown cells share the other input-area classes); the stylesheet
+#: mentions these classes too, so only their use in a class attribute counts.
+INPUT_MARKUP = re.compile(
+    r'class="[^"]*(?:\bjp-InputArea-editor\b|\bjp-CodeMirrorEditor\b|\binput_area\b'
+    r"|\bhighlight hl-ipython3\b)"
+)
+
+
+def _code(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    lines = [
+        line
+        for c in nb.cells
+        if c.cell_type == "code"
+        for line in c.source.splitlines()
+        if not line.lstrip().startswith(("%", "!"))
+    ]
+    return "\n".join(lines)
+
+
+def _public_names() -> set[str]:
+    import importlib
+
+    names = set()
+    for module in PACKAGE_MODULES:
+        m = importlib.import_module(module)
+        names |= {n for n in getattr(m, "__all__", dir(m)) if not n.startswith("_")}
+    return names
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.stem)
+def test_notebook_defines_no_helper(path):
+    """No notebook defines a function, class or lambda, nor assigns a name that the package
+    defines (its helpers, colours, labels): figures and tables come from the package."""
+    tree = ast.parse(_code(path))
+    public = _public_names()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            pytest.fail(f"{path.stem} defines {node.name!r} (line {node.lineno})")
+        if isinstance(node, ast.Lambda):
+            pytest.fail(f"{path.stem} defines a lambda (line {node.lineno})")
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            assert node.id not in PACKAGE_HELPERS, f"{path.stem} defines {node.id}"
+            assert node.id not in public, f"{path.stem} redefines the package's {node.id}"
+
+
+def _render_module():
+    spec = importlib.util.spec_from_file_location("render", NOTEBOOKS / "render.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize("name", EXPECTED)
 def test_notebook_runs_at_small_size(name, tmp_path):
-    papermill = pytest.importorskip("papermill")
+    pytest.importorskip("papermill")
+    pytest.importorskip("nbconvert")
     pytest.importorskip("ipykernel")  # provides the "python3" kernel of this environment
-    out_dir = tmp_path / "out"
-    params = {**SMALL, **SMALL_EXTRA[name], "OUT_DIR": str(out_dir)}
+    import sim
+
+    params = {**SMALL, **SMALL_EXTRA[name]}
+    html = _render_module().render(name, tmp_path, params)  # as `make report` does
+    out_dir = tmp_path / name
     executed = tmp_path / f"{name}.ipynb"
-    papermill.execute_notebook(
-        str(NOTEBOOKS / f"{name}.ipynb"),
-        str(executed),
-        parameters=params,
-        kernel_name="python3",
-        cwd=str(ROOT),
-        progress_bar=False,
-        execution_timeout=600,
-    )
     nb = nbformat.read(executed, as_version=4)
     errors = [
         o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"
@@ -119,3 +182,19 @@ def test_notebook_runs_at_small_size(name, tmp_path):
         for o in c.outputs
     )
     assert shown >= len(figures), "every saved figure is also shown in the notebook"
+
+    # The executed copy keeps its code; the HTML has none, and ends with the footer.
+    assert any(c.cell_type == "code" and "rep.footer()" in c.source for c in nb.cells)
+    page = html.read_text(encoding="utf-8")
+    hit = INPUT_MARKUP.search(page)
+    assert hit is None, f"the HTML shows code cells: {hit.group(0)}"
+    text = html_module.unescape(re.sub(r"<[^>]+>", "", page))  # highlighting splits tokens
+    for line in ("rep.footer()", "import sim", "rep = Report("):
+        assert line not in text, f"code line {line!r} in the HTML"
+    assert "gsim-report-footer" in page
+    footer = page[page.index('class="gsim-report-footer"') :]
+    assert f"gsim {sim.__version__}" in footer
+    for file in FOOTER_FILES[name]:
+        assert file in footer, f"{file} not in the footer"
+    assert f"seed {SMALL['SEED']}" in footer and f"replications {SMALL['REPS']}" in footer
+    assert (out_dir / "report.json").is_file()
