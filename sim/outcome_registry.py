@@ -20,8 +20,10 @@ Kinds say how a column aggregates over months:
 
 Flows and stocks of firms, loans and applications are *weighted*: a simulated firm stands
 for ``population.firms / run.n_smes`` real firms, so these counts are estimates of the
-represented population, in general not whole numbers. The true counts (``integer``) are
-stored as integers.
+represented population, in general not whole numbers: they keep their fractions in memory
+(ratios are computed from them) and are stored in the Parquet files rounded to whole firms,
+loans or applications, as integer columns (:func:`whole_counts`). The true counts
+(``integer``) are integers everywhere.
 
 This module imports nothing from the package (the documentation generator uses it).
 """
@@ -42,6 +44,8 @@ __all__ = [
     "format_outcome",
     "axis_label",
     "column_metadata",
+    "COUNT_UNITS",
+    "whole_counts",
 ]
 
 #: How an outcome aggregates over months (see the module docstring).
@@ -107,6 +111,11 @@ DISPLAYS: MappingProxyType[str, Display] = MappingProxyType(
         "count": Display(1.0, 1.0, ",.0f", "", "+.4g", ""),
         "number": Display(1.0, 1.0, ".4g", "", "+.4g", ""),
     }
+)
+
+#: Units of counts (of firms, loans, applications, ...): stored as integer columns.
+COUNT_UNITS: frozenset[str] = frozenset(
+    {"firms", "firm-years", "loans", "applications", "loan-months", "guarantors"}
 )
 
 #: The display style of each unit, where the entry does not name one.
@@ -1326,3 +1335,37 @@ def column_metadata(columns) -> dict[str, dict[str, str]]:
         "labels_zh": {o.key: o.label_zh for o in known},
         "kinds": {o.key: o.kind for o in known},
     }
+
+
+def whole_counts(df):
+    """``df`` with its count outcomes (:data:`COUNT_UNITS`) as integer columns.
+
+    Weighted counts are estimates of a represented population (a simulated firm stands
+    for ``population.firms / run.n_smes`` firms); stored, they are rounded to whole
+    firms, loans or applications (``numpy.rint``) and typed ``int64``. A column with a
+    missing value keeps its floats. ``df`` itself is not changed.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    import numpy as np
+
+    counts = [
+        c
+        for c in df.columns
+        if c in OUTCOMES
+        and OUTCOMES[c].unit in COUNT_UNITS
+        and df[c].dtype.kind == "f"
+        and np.isfinite(df[c].to_numpy()).all()
+    ]
+    if not counts:
+        return df
+    out = df.copy()
+    for c in counts:
+        out[c] = np.rint(out[c].to_numpy()).astype(np.int64)
+    return out

@@ -320,7 +320,9 @@ PARQUET_METADATA = ("gsim.units", "gsim.labels", "gsim.labels_zh", "gsim.kinds")
 def write_parquet(df, target) -> Path:
     """Write a DataFrame to Parquet atomically, with its columns' units and labels.
 
-    The index is not written. Columns that are outcomes
+    The index is not written. Count outcomes are stored as integer columns, rounded to
+    whole firms, loans or applications (:func:`sim.outcome_registry.whole_counts`). Columns
+    that are outcomes
     (:data:`sim.outcome_registry.OUTCOMES`) or parameter keys
     (:data:`sim.parameters.REGISTRY`, the overridden or swept parameters) are described in
     the file's schema metadata, each key a JSON object ``{column: value}``:
@@ -347,7 +349,9 @@ def write_parquet(df, target) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    from .outcome_registry import whole_counts
+
+    table = pa.Table.from_pandas(whole_counts(df), preserve_index=False)
     meta = _column_metadata([str(c) for c in df.columns])
     schema_meta = dict(table.schema.metadata or {})
     for key in PARQUET_METADATA:

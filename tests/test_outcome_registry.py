@@ -19,6 +19,7 @@ from sim.cli import format_value
 from sim.documentation import OUTCOME_END, OUTCOME_START, outcome_table, render
 from sim.experiments import run_replications, summary_by_year
 from sim.outcome_registry import (
+    COUNT_UNITS,
     DISPLAYS,
     KINDS,
     OUTCOMES,
@@ -26,6 +27,7 @@ from sim.outcome_registry import (
     axis_label,
     column_metadata,
     outcome,
+    whole_counts,
 )
 from sim.outcomes import FLOW_SERIES, MONTHLY_SERIES, SUMMARY_FIELDS
 from sim.outputs import PARQUET_METADATA, write_parquet
@@ -129,10 +131,13 @@ def test_totals_sum_only_the_flows(model):
 
 
 # ----------------------------------------------------------------------- integers
-def test_true_counts_are_integers_and_weighted_counts_are_not(results, model):
-    """The unweighted counts are int64 columns (and ints in summary()); the weighted firm
-    and loan counts stay floats: with a population weight that is not whole, they are not
-    whole numbers, so storing them as integers would change them."""
+def test_true_counts_are_integers_and_weighted_counts_are_whole_when_stored(
+    results, model, tmp_path
+):
+    """The unweighted counts are int64 columns (and ints in summary()). The weighted firm
+    and loan counts keep their fractions in memory (a population weight that is not whole
+    makes them so, and ratios are computed from them) and are stored as int64 columns,
+    rounded to the nearest whole firm or loan; every count outcome of both files is."""
     integer = {k for k, o in OUTCOMES.items() if o.integer}
     assert integer == {"month", "insolvent_guarantors", "national_fund_sharing"}
     for frame in (results.timeseries, results.summary, summary_by_year(results.timeseries)):
@@ -142,12 +147,24 @@ def test_true_counts_are_integers_and_weighted_counts_are_not(results, model):
     assert set(results.timeseries["national_fund_sharing"]) <= {0, 1}
     weight = 1_234_567.0 / 2000
     assert weight != int(weight)
-    for col in ("borrowers", "applications", "first_time_borrowers", "applicant_firms"):
+    weighted = ("borrowers", "applications", "first_time_borrowers", "applicant_firms")
+    for col in weighted:
         values = results.summary[col].to_numpy()
         assert values.dtype == np.float64, col
         assert (values % 1 != 0).any(), col
-    new_loans = results.timeseries["new_loans"].to_numpy()
-    assert (new_loans % 1 != 0).any()
+    tables = {
+        "summary": (results.summary, set(weighted)),
+        "timeseries": (results.timeseries, {"new_loans", "applications"}),
+    }
+    for name, (frame, expected) in tables.items():
+        back = pd.read_parquet(write_parquet(frame, tmp_path / f"{name}.parquet"))
+        counts = [c for c in frame if c in OUTCOMES and OUTCOMES[c].unit in COUNT_UNITS]
+        assert expected <= set(counts), name
+        for col in counts:
+            assert back[col].dtype == np.int64, (name, col)
+            np.testing.assert_array_equal(back[col], np.rint(frame[col]).astype(np.int64))
+        others = [c for c in frame if c not in counts]
+        pd.testing.assert_frame_equal(back[others], frame[others], check_exact=True)
 
 
 # ----------------------------------------------------------------------- formatting
@@ -245,13 +262,15 @@ def test_parquet_files_carry_units_and_labels(results, tmp_path):
     assert field.metadata == {b"unit": b"fraction", b"label": b"Compensation rate"}
     assert schema.field("scenario").metadata is None
     back = pd.read_parquet(path)
-    pd.testing.assert_frame_equal(back, summary, check_exact=True)
+    pd.testing.assert_frame_equal(back, whole_counts(summary), check_exact=True)
 
     ts_path = write_parquet(results.timeseries, tmp_path / "timeseries.parquet")
     ts_units = json.loads(pq.read_schema(ts_path).metadata[b"gsim.units"])
     assert set(ts_units) == set(MONTHLY_SERIES)
     assert pq.read_schema(ts_path).field("insolvent_guarantors").type == "int64"
-    pd.testing.assert_frame_equal(pd.read_parquet(ts_path), results.timeseries, check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(ts_path), whole_counts(results.timeseries), check_exact=True
+    )
 
 
 def test_tables_without_outcome_columns_have_no_units(tmp_path):

@@ -167,3 +167,20 @@ def test_deep_copy_mid_run_continues_identically(scenario, reference_run):
     assert not np.shares_memory(twin.smes.applicant, model.smes.applicant)
     twin.smes.request[:] = 0.0  # writing a copy's column changes the copy's records only
     assert not twin.smes.applicant["request"].any() and model.smes.request.all()
+
+
+def test_results_equal_the_summary_stored_before_the_refactors():
+    """Today's code reproduces, to the last digit, the summary that the code of commit
+    bd28783 wrote before the refactors of the monthly cycle, the layout and the stored
+    counts (tests/data/README.md): baseline_2021 and beijing_2022, 3,000 SMEs, 2
+    replications, root seed 7."""
+    from pathlib import Path
+
+    stored = pd.read_parquet(Path(__file__).parent / "data" / "summary_before_refactor.parquet")
+    scenarios = [
+        sim.load_scenario(name, overrides={"run.n_smes": 3000})
+        for name in ("baseline_2021", "beijing_2022")
+    ]
+    now = run_replications(scenarios, 2, seed=7, timeseries=False).summary
+    assert list(now.columns) == list(stored.columns)
+    pd.testing.assert_frame_equal(now, stored, check_exact=True, check_dtype=True)
