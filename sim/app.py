@@ -105,8 +105,7 @@ def ParameterControl(session: Session, key: str):
 
 @solara.component
 def ErrorMessage(session: Session, group: str):
-    """The message of the last rejected change, if it belongs to ``group``; with the
-    scenario group, also a pointer to the group that shows it."""
+    """The last rejected change's message, in its group (the scenario card: a pointer)."""
     error = session.error.value
     if error is not None and error[1] == group:
         solara.Error(
@@ -142,11 +141,8 @@ def RunStatus(session: Session):
     """Scenario, month of the horizon and run size; re-rendered on every step."""
     update_counter.get()
     model, sc, small = session.model.value, session.scenario, {"font-size": "0.85em"}
-    solara.Text(
-        f"Month {model.horizon_month} of {model.horizon}",
-        classes=["gsim-month"],
-        style={"font-weight": "bold"},
-    )
+    month = f"Month {model.horizon_month} of {model.horizon}"
+    solara.Text(month, classes=["gsim-month"], style=HEADING)
     solara.Text(
         f"{sc.name}: {model.params[ds.N_SMES_KEY]:,} simulated SMEs, seed {session.seed}; "
         f"the {model.burn_in} burn-in months ran when the model was built.",
@@ -242,21 +238,25 @@ def make_figure(model, which: str, bands: dict | None = None):
 
 
 def caption(model, which: str) -> str:
-    """The latest month's values of plot ``which`` as tables show them (flows are the
-    month's; a cumulative plot's, the sums since month 1)."""
+    """The latest month's values of plot ``which`` (flows: the month's; for a cumulative
+    plot, the sums since month 1)."""
     if model.horizon_month < 1:
         return "Month 0: no data yet"
     plot = PLOTS[which]
     source = model.totals if plot.get("cumulative") else model.record
     keys = plot["series"] + plot.get("reference", ()) + plot.get("right", ())
-    body = "; ".join(f"{k} {OUTCOMES[k].format(source[k])}" for k in keys)
+
+    def shown(key):  # in the figures' units (ASCII: 100 million yuan, not 亿元)
+        o, v = OUTCOMES[key], source[key]
+        return "n/a" if v != v else f"{o.style.scaled(v):{o.style.spec}} {o.figure_unit()}"
+
+    body = "; ".join(f"{k} {shown(k)}" for k in keys)
     return f"{'Months 1-' if plot.get('cumulative') else 'Month '}{model.horizon_month}: {body}"
 
 
 @solara.component
 def SeriesPlot(model, which: str, session: Session):
-    """One live plot, redrawn when the model steps (Mesa's update counter) or is replaced,
-    or when the ensemble band changes."""
+    """One live plot, redrawn on a step (Mesa's update counter), a new model or band."""
     update_counter.get()
     bands, deps = session.bands.value, [model, model.steps, which, id(session.bands.value)]
     fig = solara.use_memo(lambda: make_figure(model, which, bands), deps)

@@ -322,7 +322,9 @@ def horizon_panel(
         msg = "No reported month yet: press Step or ▶"
         ax.text(0.5, 0.5, msg, ha="center", va="center", transform=ax.transAxes, color="0.4")
     if hline is not None:
-        ax.axhline(hline[1] * _factor(series[0]), ls="--", color="C3", label=hline[0])
+        y = hline[1] * _factor(series[0])
+        ax.axhline(y, ls="--", color="C3", label=hline[0])
+        ax.set_ylim(top=max(ax.get_ylim()[1], 1.15 * y))
     for a in axes:
         a.set_ylim(bottom=min(0.0, a.get_ylim()[0]))
     ax.set_title(title)
