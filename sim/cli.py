@@ -30,14 +30,6 @@ class RunsFailed(Exception):
     """Some runs of a sweep failed; printed as one line, exit code 1."""
 
 
-def _scenario_dir() -> Path:
-    """``./scenarios`` if there is one, else the scenario files installed with gsim."""
-    from .scenario import packaged_scenarios
-
-    here = Path.cwd() / "scenarios"
-    return here if here.is_dir() else packaged_scenarios()
-
-
 def _load(path: str, sets: tuple[str, ...]):
     from .scenario import ScenarioError, load_scenario, parse_override
 
@@ -517,9 +509,9 @@ def params(levers, measure, calibrated, fmt):
 )
 def scenarios(directory):
     """List scenario files with their one-line descriptions."""
-    from .scenario import ScenarioError, load_scenario
+    from .scenario import ScenarioError, load_scenario, scenario_folder
 
-    folder = Path(directory) if directory else _scenario_dir()
+    folder = Path(directory) if directory else scenario_folder()
     if not folder.is_dir():
         raise BadInput(f"--dir {folder}: not a folder")
     files = sorted(folder.glob("*.toml"))
@@ -916,8 +908,8 @@ def viz(scenario, port, host):
     if scenario is not None:
         scenario = _load(scenario, ()).path  # a name becomes its file
     try:
-        from .app import ServeError
-        from .app import main as serve
+        from .dashboard_server import ServeError
+        from .dashboard_server import main as serve
     except ImportError as exc:
         raise BadInput(f"gsim viz needs the viz extra (pip install -e '.[viz]'): {exc}") from None
     try:

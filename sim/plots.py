@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .outcome_registry import DISPLAYS, OUTCOMES, axis_label
 from .outputs import atomic_path
@@ -24,6 +25,7 @@ __all__ = [
     "compensation_rate",
     "difference_bands",
     "comparison_figures",
+    "horizon_panel",
 ]
 
 #: 亿元 (100 million yuan), the unit money is shown in; figure labels say "100 million yuan"
@@ -245,6 +247,95 @@ def difference_bands(summary: pd.DataFrame, outcomes: dict | None = None):
         fontsize=10,
     )
     fig.tight_layout()
+    return fig
+
+
+def horizon_panel(
+    ts: pd.DataFrame,
+    series,
+    title: str,
+    ylabel: str,
+    *,
+    horizon: int,
+    cumulative: bool = False,
+    reference=(),
+    right=(),
+    hline: tuple[str, float] | None = None,
+    ensemble: pd.DataFrame | None = None,
+):
+    """One run's series by month of the horizon, on one axis (the dashboard's live plots).
+
+    Lines are labelled, and values scaled to the unit shown, by the outcome registry.
+
+    Parameters
+    ----------
+    ts : pandas.DataFrame
+        The run's ``timeseries`` rows so far (``month`` and the outcome columns; may be empty).
+    series : sequence of str
+        Outcomes drawn as lines, in colours C0, C1, ...
+    title, ylabel : str
+        Title; y-axis label, to which the unit of ``series[0]`` is added.
+    horizon : int
+        Months of the horizon (the x range).
+    cumulative : bool
+        Draw ``series`` summed since month 1 instead of monthly values.
+    reference : sequence of str
+        Outcomes drawn dashed on the same axis (a cap), without a band.
+    right : sequence of str
+        Outcomes drawn dashed on a second y-axis, without a band.
+    hline : (str, float), optional
+        Label and value (in the stored unit of ``series[0]``) of a constant dashed line.
+    ensemble : pandas.DataFrame, optional
+        ``timeseries`` rows of an ensemble run (a ``member`` column): each of ``series`` gets
+        its 5-95% band over members shaded behind its line.
+    """
+
+    def values(frame: pd.DataFrame, key: str) -> pd.Series:
+        col = frame[key]
+        if not cumulative:
+            return col
+        return col.groupby(frame["member"]).cumsum() if "member" in frame else col.cumsum()
+
+    fig = Figure(figsize=(6.4, 3.6), dpi=90, layout="constrained")
+    ax = fig.add_subplot()
+    axes = [ax]
+    if ensemble is not None:
+        title = f"{title}\nshaded: 5-95% over {ensemble['member'].nunique()} ensemble members"
+        for i, key in enumerate(series):
+            q = values(ensemble, key).groupby(ensemble["month"]).quantile([0.05, 0.95]).unstack()
+            lo, hi = (q[p].to_numpy(float) * _factor(key) for p in (0.05, 0.95))
+            ax.fill_between(q.index, lo, hi, color=f"C{i}", alpha=0.15, lw=0)
+    if len(ts):
+        for key in series:
+            ax.plot(ts["month"], values(ts, key) * _factor(key), label=OUTCOMES[key].label)
+        for key in reference:
+            ax.plot(
+                ts["month"], ts[key] * _factor(key), "--", color="C3", label=OUTCOMES[key].label
+            )
+        if right:
+            axes.append(ax.twinx())
+            for key in right:
+                label = f"{OUTCOMES[key].label} (right)"
+                axes[1].plot(ts["month"], ts[key] * _factor(key), "--", color="C3", label=label)
+            axes[1].set_ylabel(axis_label(right[0]))
+    else:
+        msg = "No reported month yet: press Step or ▶"
+        ax.text(0.5, 0.5, msg, ha="center", va="center", transform=ax.transAxes, color="0.4")
+    if hline is not None:
+        y = hline[1] * _factor(series[0])
+        ax.axhline(y, ls="--", color="C3", label=hline[0])
+        ax.set_ylim(top=max(ax.get_ylim()[1], 1.15 * y))
+    for a in axes:
+        a.set_ylim(bottom=min(0.0, a.get_ylim()[0]))
+    ax.set_title(title)
+    ax.set_xlabel("Month of the horizon")
+    ax.set_ylabel(axis_label(series[0], label=ylabel))
+    ax.set_xlim(0, max(horizon, 1) + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    handles = [h for a in axes for h in a.get_legend_handles_labels()[0]]
+    if handles:
+        ax.legend(handles=handles, fontsize="small", frameon=False, loc="best")
     return fig
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "read_toml",
     "show",
     "packaged_scenarios",
+    "scenario_folder",
     "find_scenario",
     "lookup_name",
     "known_names",
@@ -66,7 +67,26 @@ PRESET_KEY = "risk_sharing.preset"
 
 
 class ScenarioError(ValueError):
-    """A scenario file, override or sweep file is invalid (one line, exit code 2)."""
+    """A scenario file, override or sweep file is invalid (one line, exit code 2).
+
+    Parameters
+    ----------
+    message : str
+        The one-line message (file, key, value and what is allowed).
+    keys : iterable of str, optional
+        The parameter keys the error is about, the one the message names first (empty
+        for an error that is not about a key: a missing file, invalid TOML).
+
+    Attributes
+    ----------
+    keys : tuple of str
+        As given; lets a caller place the error by key (the dashboard shows it next to
+        the control of ``keys[0]``) instead of parsing the message.
+    """
+
+    def __init__(self, message: str = "", *, keys=()):
+        super().__init__(message)
+        self.keys = tuple(keys)
 
 
 @dataclass(frozen=True)
@@ -238,6 +258,13 @@ def packaged_scenarios() -> Path:
     here = Path(__file__).resolve().parent
     installed = here / "scenarios"
     return installed if installed.is_dir() else here.parent / "scenarios"
+
+
+def scenario_folder() -> Path:
+    """The folder of scenario files a bare ``gsim scenarios`` lists and the dashboard's
+    picker starts in: ``./scenarios`` if there is one, else :func:`packaged_scenarios`."""
+    here = Path.cwd() / "scenarios"
+    return here if here.is_dir() else packaged_scenarios()
 
 
 def _folders(sub: str) -> list[Path]:
@@ -484,7 +511,7 @@ def unknown_key(source, key: str, value) -> None:
     else:
         sections = sorted({k.split(".")[0] for k in keys})
         msg += "; sections are " + ", ".join(sections)
-    raise ScenarioError(msg)
+    raise ScenarioError(msg, keys=(key,))
 
 
 def show(value) -> str:
@@ -538,7 +565,7 @@ def _apply_layer(values: dict, layer: dict, source: str) -> None:
             unknown_key(source, key, val)
         norm, err = safe_check(param, val)
         if err:
-            raise ScenarioError(f"{source}: {key} = {show(val)}: {err}")
+            raise ScenarioError(f"{source}: {key} = {show(val)}: {err}", keys=(key,))
         checked[key] = norm
     preset = checked.get(PRESET_KEY)
     if preset is not None and preset != "custom":
@@ -546,7 +573,8 @@ def _apply_layer(values: dict, layer: dict, source: str) -> None:
         if clash:
             raise ScenarioError(
                 f"{source}: {clash[0]} = {show(checked[clash[0]])}: set either "
-                f"risk_sharing.preset or the shares, not both in one place"
+                f"risk_sharing.preset or the shares, not both in one place",
+                keys=(clash[0], PRESET_KEY),
             )
         for k, s in zip(RISK_SHARE_KEYS, PRESETS[preset], strict=True):
             values[k] = s
@@ -561,7 +589,8 @@ def _check_resolved(values: dict, source: str) -> None:
     if not math.isclose(total, 1.0, abs_tol=1e-9):
         listing = ", ".join(f"{k}={v:g}" for k, v in zip(RISK_SHARE_KEYS, shares, strict=True))
         raise ScenarioError(
-            f"{source}: risk shares ({listing}) sum to {total:.6g}: they must sum to 1"
+            f"{source}: risk shares ({listing}) sum to {total:.6g}: they must sum to 1",
+            keys=RISK_SHARE_KEYS,
         )
     if (
         values["credit.correlation"] == "fixed"
@@ -569,12 +598,14 @@ def _check_resolved(values: dict, source: str) -> None:
     ):
         raise ScenarioError(
             f"{source}: credit.rho = {values['credit.rho']:g}: credit.rho + credit.rho_sector "
-            "must be below 1"
+            "must be below 1",
+            keys=("credit.rho", "credit.rho_sector"),
         )
     if values["run.burn_in"] + values["run.horizon"] > 1200:
         raise ScenarioError(
             f"{source}: run.horizon = {values['run.horizon']}: burn-in + horizon must be "
-            "at most 1200 months"
+            "at most 1200 months",
+            keys=("run.horizon", "run.burn_in"),
         )
 
 

@@ -1,4 +1,4 @@
-"""The dashboard (``gsim viz``, sim/app.py).
+"""The dashboard (``gsim viz``: sim/app.py, sim/dashboard_session.py, sim/dashboard_server.py).
 
 Component tests render the Solara components without a browser (``solara.render``)
 and drive their ipyvuetify widgets. Browser tests start ``gsim viz`` as a
@@ -23,14 +23,15 @@ import ipywidgets as widgets
 import pytest
 import solara
 
-from sim import app
+from sim import app, dashboard_server
+from sim import dashboard_session as ds
 from sim.parameters import REGISTRY, RISK_SHARE_KEYS, SECTORS
 from sim.scenario import ScenarioError
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
 BEIJING = SCENARIOS / "beijing_2022.toml"
-RISK_GROUP = app.GROUPS[0][0]
+RISK_GROUP = ds.GROUPS[0][0]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -97,7 +98,7 @@ def click(root, label: str) -> None:
 
 @pytest.fixture
 def session():
-    return app.Session(BEIJING)
+    return ds.Session(BEIJING)
 
 
 @pytest.fixture
@@ -116,7 +117,7 @@ def test_the_ensemble_band_is_drawn_behind_the_plots(tmp_path):
 
     path = tmp_path / "ens.parquet"
     pd.DataFrame({"credit.pd": [0.035, 0.045, 0.055], "weight": 1.0}).to_parquet(path)
-    session = app.Session(BEIJING, n_smes=2000, ensemble=path, members=3)
+    session = ds.Session(BEIJING, n_smes=2000, ensemble=path, members=3)
     box, rc = solara.render(solara.AppLayout(children=[app.Dashboard(session=session)]))
     before = [w.value for w in walk(box) if isinstance(w, widgets.Image)]
     boxes = [w for w in walk(with_class(box, "gsim-bands")[0]) if isinstance(w, v.Checkbox)]
@@ -124,8 +125,9 @@ def test_the_ensemble_band_is_drawn_behind_the_plots(tmp_path):
     boxes[0].v_model = True
     bands = session.bands.value
     assert bands is not None and bands["members"] == 3
-    month, q05, q50, q95 = bands["series"]["new_guaranteed"]
-    assert len(month) == session.model.value.horizon and (q05 <= q50).all() and (q50 <= q95).all()
+    by_month = bands["timeseries"].groupby("month")["new_guaranteed"]
+    q05, q50, q95 = (by_month.quantile(q).to_numpy() for q in (0.05, 0.5, 0.95))
+    assert len(q50) == session.model.value.horizon and (q05 <= q50).all() and (q50 <= q95).all()
     assert (q95 > q05).any()  # members differ in credit.pd: the band has a width
     after = [w.value for w in walk(box) if isinstance(w, widgets.Image)]
     assert all(a != b for a, b in zip(after, before, strict=True))
@@ -139,7 +141,7 @@ def test_the_ensemble_band_is_drawn_behind_the_plots(tmp_path):
     rc.close()
 
     pd.DataFrame({"credit.pdd": [0.04]}).to_parquet(path)
-    broken = app.Session(BEIJING, n_smes=2000, ensemble=path, members=3)
+    broken = ds.Session(BEIJING, n_smes=2000, ensemble=path, members=3)
     assert not broken.set_show_bands(True)
     assert broken.bands.value is None and not broken.show_bands.value
     assert "credit.pdd" in broken.error.value[0]
@@ -150,10 +152,10 @@ def test_burn_in_runs_when_the_model_is_built(session):
     """The dashboard model starts at month 0 of the horizon: burn-in done, nothing collected,
     Mesa's step counter counts reported months, and stepping stops at the horizon."""
     m = session.model.value
-    assert isinstance(m, app.DashboardMarket)
+    assert isinstance(m, ds.DashboardMarket)
     assert m.month == m.burn_in == 36 and m.horizon_month == 0
     assert m.steps == 0 and m.time == 0
-    assert m.spec["run.n_smes"] == app.DEFAULT_N_SMES
+    assert m.spec["run.n_smes"] == ds.DEFAULT_N_SMES
     assert len(m.datacollector.get_model_vars_dataframe()) == 0
     m.step()
     df = m.datacollector.get_model_vars_dataframe()
@@ -168,7 +170,7 @@ def test_burn_in_runs_when_the_model_is_built(session):
 def test_controls_cover_every_lever_with_unit_and_range(sidebar):
     """A control per main lever, shock parameter and compensation-fund budget, of the widget
     type its kind calls for, labelled with the registry's unit and range."""
-    keys = app.control_keys()
+    keys = ds.control_keys()
     assert {k for k, p in REGISTRY.items() if p.lever} <= set(keys)
     assert {k for k in REGISTRY if k.startswith("shock.")} <= set(keys)
     assert {"comp_fund.city_budget", "comp_fund.district_budget"} <= set(keys)
@@ -183,7 +185,7 @@ def test_controls_cover_every_lever_with_unit_and_range(sidebar):
         if p.kind in ("choice", "sectors"):
             widget = inner(sidebar, key, v.Select)
             assert widget.items == list(p.choices if p.kind == "choice" else SECTORS)
-        elif app.is_money(p):
+        elif ds.is_money(p):
             inner(sidebar, key, v.TextField)
             assert "100 million yuan" in label and "0 to 10,000" in label
         else:
@@ -271,33 +273,63 @@ def test_scenario_picker_reloads_the_file_values(session, sidebar):
     assert m.spec["batch.mode"] == "bank_led"
     assert inner(sidebar, "batch.mode", v.Select).v_model == "bank_led"
     assert m.spec["guarantor.fee_cap"] == 0.03  # the file's value, not the old slider's
-    assert m.spec["run.n_smes"] == app.DEFAULT_N_SMES
+    assert m.spec["run.n_smes"] == ds.DEFAULT_N_SMES
 
 
 def test_a_broken_scenario_file_shows_an_error(tmp_path):
     (tmp_path / "good.toml").write_text('description = "ok"\n[guarantor]\nfee_cap = 0.02\n')
     (tmp_path / "bad.toml").write_text("[guarantor]\nfee_cap = 7\n")
-    session = app.Session(tmp_path / "good.toml", n_smes=1000)
+    session = ds.Session(tmp_path / "good.toml", n_smes=1000)
     box, rc = solara.render(app.SidebarControls(session), handle_error=False)
     old = session.model.value
-    assert session.files() == ["bad.toml", "good.toml", app.DEFAULTS_LABEL]
+    assert session.files() == ["bad.toml", "good.toml", ds.DEFAULTS_LABEL]
     assert session.select_file("bad.toml") is False
     (msg,) = alerts(box)
     assert "bad.toml: guarantor.fee_cap = 7" in msg
     assert session.model.value is old and session.file.value == "good.toml"
     rc.close()
 
-    broken = app.Session(tmp_path / "bad.toml", n_smes=1000)  # falls back to the defaults
-    assert broken.file.value == app.DEFAULTS_LABEL and broken.error.value is not None
+    broken = ds.Session(tmp_path / "bad.toml", n_smes=1000)  # falls back to the defaults
+    assert broken.file.value == ds.DEFAULTS_LABEL and broken.error.value is not None
+
+
+def test_errors_are_placed_by_the_keys_they_are_about():
+    """A rejected change is shown in the group of the first key its ScenarioError names
+    (``keys``), whatever the message says; one about no control goes to the scenario card."""
+    import pickle
+
+    from sim.scenario import default_scenario
+
+    with pytest.raises(ScenarioError) as info:
+        default_scenario().with_overrides({"guarantor.fee_cap": 7})
+    assert info.value.keys == ("guarantor.fee_cap",)
+    assert pickle.loads(pickle.dumps(info.value)).keys == ("guarantor.fee_cap",)
+    with pytest.raises(ScenarioError) as info:
+        default_scenario().with_overrides({"bank.share": 0.5})
+    assert info.value.keys == RISK_SHARE_KEYS
+    assert (
+        ds.error_group(ScenarioError("about bank.share", keys=("bank.share",)), "x") == RISK_GROUP
+    )
+    assert ds.error_group(ScenarioError("bank.share = 2: out of range"), "x") == "x"
+    assert ds.error_group(ScenarioError("m", keys=("credit.rho",)), "x") == "x"  # no control
+
+    session = ds.Session(BEIJING, n_smes=1000)
+    assert not session.set_value("bank.share", 0.5)
+    assert session.error.value[1] == RISK_GROUP and "must sum to 1" in session.error.value[0]
+    assert session.share_remainder_to_guarantor() and session.error.value is None
+    assert not session.set_value("comp_fund.city_budget", -1.0)
+    assert session.error.value[1] == ds.group_of("comp_fund.city_budget") != RISK_GROUP
+    assert not session.set_value(ds.SEED_KEY, -1)
+    assert session.error.value[1] == ds.SCENARIO_GROUP
 
 
 # --------------------------------------------------------------------------- plots
 def test_plots_have_titles_labels_and_units(session):
     session.run_to_end()
-    for which, (title, _, _) in app.PLOTS.items():
+    for which, plot in app.PLOTS.items():
         fig = app.make_figure(session.model.value, which)
         ax = fig.axes[0]
-        assert ax.get_title() == title
+        assert ax.get_title() == plot["title"]
         assert ax.get_xlabel() == "Month of the horizon"
         assert ax.get_ylabel()
         assert len(ax.lines[0].get_xdata()) == session.model.value.horizon
@@ -351,12 +383,12 @@ def test_stepping_updates_the_plots(session):
 # --------------------------------------------------------------------------- serving
 def test_main_checks_scenario_and_port_before_serving(tmp_path):
     with pytest.raises(ScenarioError):
-        app.main(tmp_path / "missing.toml", port=free_port())
+        dashboard_server.main(tmp_path / "missing.toml", port=free_port())
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
-        with pytest.raises(app.ServeError, match="cannot listen"):
-            app.main(BEIJING, port=s.getsockname()[1])
+        with pytest.raises(dashboard_server.ServeError, match="cannot listen"):
+            dashboard_server.main(BEIJING, port=s.getsockname()[1])
 
 
 def test_gsim_viz_rejects_a_bad_scenario(tmp_path):
@@ -532,11 +564,11 @@ def test_dashboard_in_a_browser(dash_page, viz_server):
     before = {w: plot_src(page, w) for w in app.PLOTS}
 
     page.locator(f".{app.css_class('guarantor.due_diligence_exemption')} label").click()
-    page.get_by_text("Changed from the file: guarantor.due_diligence_exemption = False").wait_for()
+    page.get_by_text("Changed from the file: guarantor.due_diligence_exemption = false").wait_for()
     sharing = page.locator(f".{app.css_class('information.sharing')}")
     sharing.locator("[role=slider]").focus()
     page.keyboard.press("End")
-    sharing.get_by_text("information.sharing = 1 (fraction").wait_for()
+    sharing.get_by_text("information.sharing = 1.0 (fraction").wait_for()
 
     step(page, 3, start=0)
     page.get_by_text("Month 3: new_guaranteed").wait_for()

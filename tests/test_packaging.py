@@ -57,7 +57,7 @@ PYPROJECT = REPO / "pyproject.toml"
 PROJECT = "guarantee-sim"
 #: Modules of ``sim`` that belong to an extra (the dashboard), and the imports elsewhere that
 #: come from an extra (``gsim sweep --scheduler``); every other import is a base requirement's.
-EXTRA_MODULES = {"app.py": "viz"}
+EXTRA_MODULES = {"app.py": "viz", "dashboard_session.py": "viz", "dashboard_server.py": "viz"}
 EXTRA_IMPORTS = {"distributed": "dask"}
 #: Files of scenarios/ the wheel ships (as sim/scenarios/...).
 SHIPPED = ("*.toml", "sweeps/*.toml", "targets/*.toml", "ensembles/*.parquet")
@@ -330,7 +330,7 @@ def _imports(source: str) -> set[str]:
 @pytest.mark.slow
 def test_wheel_declares_what_sim_imports(wheel):
     """Every third-party module the wheel's code imports comes from a declared requirement (or
-    what that requires in turn): the base requirements, or for the dashboard's module and the
+    what that requires in turn): the base requirements, or for the dashboard's modules and the
     Dask scheduler's import, the base and that extra. (The fresh environment of the install
     test sees this environment's packages, so only this check catches an undeclared one.)"""
     providers = importlib.metadata.packages_distributions()
