@@ -31,9 +31,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .outcome_registry import OUTCOMES, Outcome
-from .outputs import atomic_path
-from .parameters import REGISTRY, Parameter
+from sim.outcome_registry import OUTCOMES, Outcome
+from sim.outputs import atomic_path
+from sim.parameters import REGISTRY, Parameter
 
 __all__ = [
     "TABLE_START",

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .outcome_registry import DISPLAYS, OUTCOMES, axis_label
-from .outputs import atomic_path
+from sim.outcome_registry import DISPLAYS, OUTCOMES, axis_label
+from sim.outputs import save_figure as save
 
 __all__ = [
     "lending_by_channel",
@@ -207,7 +207,7 @@ def difference_bands(summary: pd.DataFrame, outcomes: dict | None = None):
     outcomes : dict, optional
         ``{outcome: (label, scale)}`` (default :data:`BAND_OUTCOMES`).
     """
-    from .experiments import ensemble_bands
+    from sim.experiments.replications import ensemble_bands
 
     outcomes = BAND_OUTCOMES if outcomes is None else outcomes
     names = _scenarios(summary)
@@ -246,14 +246,6 @@ def difference_bands(summary: pd.DataFrame, outcomes: dict | None = None):
     )
     fig.tight_layout()
     return fig
-
-
-def save(fig, path) -> Path:
-    """Save a figure as PNG atomically and close it."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    return path
 
 
 def comparison_figures(summary: pd.DataFrame, ts: pd.DataFrame, out_dir) -> list[Path]:

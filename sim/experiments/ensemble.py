@@ -43,11 +43,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .adoption import Adoption
+from sim.adoption import Adoption
+from sim.parameters import REGISTRY
+from sim.priors import Prior, uniform
+from sim.scenario import Scenario, load_scenario, packaged_scenarios
+
 from .calibration import FREE_PARAMETERS, TARGETS, _split, yearly_estimates_many
-from .parameters import REGISTRY
-from .priors import Prior, uniform
-from .scenario import Scenario, load_scenario, packaged_scenarios
 from .targets import Targets
 
 __all__ = [
@@ -331,7 +332,7 @@ def history_match(
     """
     from scipy.stats import qmc
 
-    from .experiments import make_executor
+    from .replications import make_executor
 
     dims = calibration_dimensions() if dims is None else dims
     d = len(dims)
@@ -487,7 +488,7 @@ def write_ensemble(result: HistoryMatch, path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .outputs import atomic_path
+    from sim.outputs import atomic_path
 
     table = pa.Table.from_pandas(result.members, preserve_index=False)
     meta = dict(table.schema.metadata or {})
@@ -514,7 +515,7 @@ def ensemble_record(result: HistoryMatch) -> dict:
 def ensemble_report(result: HistoryMatch, command: str, targets: Targets = TARGETS) -> str:
     """Markdown record: settings, waves, and the fitted-vs-target table at the ensemble's
     median with its 5-95% band."""
-    from .outcome_registry import format_outcome as _fmt
+    from sim.outcome_registry import format_outcome as _fmt
 
     st = result.settings
     lines = [
@@ -599,8 +600,8 @@ def read_members(path=None, members: int | None = None) -> pd.DataFrame:
     EnsembleError
         One line naming the file, the column and what is allowed.
     """
-    from .parameters import check_value
-    from .scenario import file_problem
+    from sim.parameters import check_value
+    from sim.scenario import file_problem
 
     path = Path(DEFAULT_ENSEMBLE if path is None else path)
     problem = file_problem(path)

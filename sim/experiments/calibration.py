@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .outcome_registry import format_outcome
-from .parameters import REGISTRY
-from .scenario import Scenario, load_scenario
+from sim.outcome_registry import format_outcome
+from sim.parameters import REGISTRY
+from sim.scenario import Scenario, load_scenario
+
 from .targets import Target, Targets, load_targets
 
 __all__ = [
@@ -148,7 +149,7 @@ def yearly_estimates_many(
     ``progress`` is called with 1 after each finished run."""
     import pandas as pd
 
-    from .experiments import yearly_each
+    from .replications import yearly_each
 
     runs = []
     for sc in scenarios:
@@ -308,7 +309,7 @@ def calibrate(
             progress(count, value)
         return res
 
-    from .experiments import make_executor
+    from .replications import make_executor
 
     with make_executor(workers) as executor:  # one pool for the whole calibration
         converged, message = _search(residuals, y0, method, step, max_evaluations)
@@ -372,7 +373,7 @@ def write_baseline_block(path, result: CalibrationResult) -> None:
         text = pre + block + post
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
-    from .outputs import atomic_path
+    from sim.outputs import atomic_path
 
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
