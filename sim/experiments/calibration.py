@@ -122,7 +122,7 @@ def evaluate(
 ) -> dict[str, float]:
     """Estimate of each target over ``replications`` runs, keyed by the target's name.
 
-    The runs follow the targets' layout (:class:`~sim.targets.Targets`: they start in
+    The runs follow the targets' layout (:class:`~sim.experiments.targets.Targets`: they start in
     January of the start year and report the target years), and each target is estimated
     on its own year. The systematic factor is stratified: run ``k`` holds the yearly factor
     at the quantile ``(k + 1/2) / replications`` (``credit.systematic_quantile``), so the
@@ -264,7 +264,7 @@ def calibrate(
         Size, replications per evaluation and root seed (fixed: common random
         numbers across evaluations).
     targets : Targets
-        The targets (:func:`sim.targets.load_targets`); they also set the runs' layout
+        The targets (:func:`sim.experiments.targets.load_targets`); they also set the runs' layout
         (start year, burn-in to the first target year, horizon to the last).
     max_evaluations : int
         Budget of objective evaluations (the search stops at the budget and returns

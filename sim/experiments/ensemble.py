@@ -7,7 +7,7 @@ al. 2015), as ``docs/calibration.md`` describes:
 
 1. *Wave 1*: a Latin hypercube over the prior box of the calibrated parameters θ (each
    dimension on the unit scale of its prior's quantile function), every point run with
-   stratified replications (``sim.calibration.yearly_estimates``).
+   stratified replications (``sim.experiments.calibration.yearly_estimates``).
 2. One **emulator** per target: a linear regression on θ plus a Gaussian process on its
    residuals (``sklearn``: Matérn 5/2 with one length scale per input; the Monte-Carlo
    variance of each point's estimate as its known noise). Checked by exact leave-one-out.

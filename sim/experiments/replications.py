@@ -510,8 +510,8 @@ def run_ensemble(
     """Run every scenario for every ensemble member, ``replications`` times each.
 
     Member ``m``'s parameter set is applied to each scenario by
-    :func:`sim.ensemble.member_overrides` (calibrated values where the scenario keeps the
-    baseline's, measure strengths where it adopts the measure). Replication ``k`` uses
+    :func:`sim.experiments.ensemble.member_overrides` (calibrated values where the scenario
+    keeps the baseline's, measure strengths where it adopts the measure). Replication ``k`` uses
     :func:`replication_seed` ``(seed, k)`` for every member and scenario: common random
     numbers across scenarios and across members, so a difference between members is
     parameter, not noise.
@@ -521,7 +521,7 @@ def run_ensemble(
     base : Scenario, optional
         The ensemble's baseline: a calibrated value applies to a scenario that keeps the
         baseline's value. Default: the scenario file the ensemble was calibrated from (its
-        record, :func:`sim.ensemble.ensemble_baseline`), else the first scenario.
+        record, :func:`sim.experiments.ensemble.ensemble_baseline`), else the first scenario.
     """
     from dataclasses import replace
 

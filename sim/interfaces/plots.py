@@ -196,7 +196,8 @@ def difference_bands(summary: pd.DataFrame, outcomes: dict | None = None):
     """Paired differences to the first scenario over an ensemble: for every other scenario,
     the median and the 5-95% band over (member, replication) pairs, one panel per outcome.
 
-    Parameter and stochastic uncertainty together (:func:`sim.experiments.ensemble_bands`);
+    Parameter and stochastic uncertainty together
+    (:func:`sim.experiments.replications.ensemble_bands`);
     the thick segment is the 25-75% band of the members' own means (parameter uncertainty
     at the replications' average).
 

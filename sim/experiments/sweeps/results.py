@@ -110,7 +110,7 @@ class SweepResult:
             One row per (outcome, parameter): ``outcome``, ``parameter``, ``method``, then
             ``S1``, ``S1_conf``, ``ST``, ``ST_conf`` (Sobol) or ``mu_star``,
             ``mu_star_conf``, ``sigma`` (Morris); ``*_conf`` are half-widths of 95%
-            bootstrap intervals (see :func:`sim.sensitivity.analyze`). What ``gsim
+            bootstrap intervals (see :func:`sim.experiments.sensitivity.analyze`). What ``gsim
             sensitivity`` writes to ``sensitivity.parquet``.
 
         Raises

@@ -118,7 +118,8 @@ def _write_run(out: Path, spec: RunSpec, row: dict, ts) -> None:
 
 def _base_row(spec: RunSpec) -> dict:
     """The columns every run's summary row starts with: identifiers and design values
-    (list values comma-joined, as :func:`sim.experiments.run_replication` writes them)."""
+    (list values comma-joined, as :func:`sim.experiments.replications.run_replication`
+    writes them)."""
     from ..replications import param_columns
 
     return {
