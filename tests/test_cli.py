@@ -3,8 +3,8 @@
 Every command runs in a subprocess (``python -m sim.interfaces.cli ...``; the ``--help``
 checks and one run go through the installed ``gsim`` console script), at a small size (1,500
 SMEs, 2 burn-in months, 6 reported months), so that exit codes, stdout/stderr and the files
-written are those a user sees. Only the internal-error test calls ``sim.interfaces.cli.main`` in-process, to inject
-the error.
+written are those a user sees. Only the internal-error test calls
+``sim.interfaces.cli.main`` in-process, to inject the error.
 """
 
 from __future__ import annotations
