@@ -1,6 +1,6 @@
 # gsim: two commands do all their own set-up (see README).
 #   make demo   create .venv, install, compare baseline_2021 with beijing_2022 over 20 ensemble members
-#   make test   create .venv with the dev extras, run ruff and the whole test suite
+#   make test   create .venv with the dev extras, run ruff, the import-layer check and the whole test suite
 
 SHELL := /bin/bash
 VENV  ?= .venv
@@ -18,7 +18,7 @@ REPORT_OUT ?= reports
 
 help:
 	@echo "make demo   - install and compare baseline_2021 with beijing_2022 over the calibrated ensemble (20 members)"
-	@echo "make test   - install dev extras, run ruff and the test suite"
+	@echo "make test   - install dev extras, run ruff, the import-layer check and the test suite"
 	@echo "make bench  - run the benchmark scripts (writes BENCHMARKS.md)"
 	@echo "make report - execute the report notebooks at full size into HTML (no code cells) under reports/"
 	@echo "make report-small - the same at test size (quick check)"
@@ -54,6 +54,7 @@ report-small: $(VENV)/.installed-report
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check sim tests benchmarks notebooks
 	$(BIN)/ruff format --check sim tests benchmarks notebooks
+	$(BIN)/lint-imports  # the import layers of sim (pyproject.toml, [tool.importlinter])
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format sim tests benchmarks notebooks

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import sim
-from sim.experiments import run_each
+from sim.experiments.replications import run_each
 from sim.outcomes import SUMMARY_FIELDS
 from sim.parameters import REGISTRY, RISK_SHARE_KEYS, SECTORS
 

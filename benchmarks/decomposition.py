@@ -11,7 +11,7 @@ every scenario uses the seed ``SeedSequence(SEED, spawn_key=(k,))``):
 
 Every cell is the mean paired difference with a Student-t 95% interval over the
 replications; the substitution statistic ``total_per_guaranteed`` (additional total lending
-per yuan of additional guaranteed lending, ``sim.experiments.ratio_of_means``) is shown
+per yuan of additional guaranteed lending, ``sim.experiments.replications.ratio_of_means``) is shown
 for each single measure and the package. Money is in 亿元 (1e8 yuan) over the horizon.
 
 The tables are written between the markers ``<!-- decomposition:start -->`` and
@@ -34,7 +34,8 @@ from mdsections import replace_block
 from scipy import stats
 
 import sim
-from sim.experiments import ratio_of_means, run_ensemble, run_replications
+from sim.experiments.members import read_members
+from sim.experiments.replications import ratio_of_means, run_ensemble, run_replications
 from sim.parameters import REGISTRY, RISK_SHARE_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,7 +244,7 @@ def main(argv=None) -> int:
     )
     members = None
     if args.ensemble:
-        members = args.members or len(sim.ensemble.read_members(args.ensemble))
+        members = args.members or len(read_members(args.ensemble))
     text = render(table, inter, seconds, runs, args.reps, args.n_smes, command, members)
     if args.print:
         print(text)

@@ -29,13 +29,13 @@ import numpy as np
 import pandas as pd
 from mdsections import replace_block
 
-from sim.ensemble import (
+from sim.experiments.ensemble import (
     calibration_dimensions,
     constraint,
     projection_dimensions,
     read_members,
 )
-from sim.experiments import compare
+from sim.experiments.replications import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "validation.md"
@@ -102,7 +102,7 @@ def render(prior, posterior, members, reps, n_smes, seconds, command) -> str:
 
 
 def constrained(members: pd.DataFrame) -> str:
-    """Which calibrated parameters the 2021 figures narrow (sim.ensemble.constraint)."""
+    """Which calibrated parameters the 2021 figures narrow (sim.experiments.ensemble.constraint)."""
     shares = sorted(constraint(members).items(), key=lambda kv: kv[1])
     groups = {"narrowed to under half their prior": [], "narrowed by a fifth to a half": []}
     groups["left near their prior"] = []
@@ -120,7 +120,7 @@ def constrained(members: pd.DataFrame) -> str:
         "",
         f"Over the {len(members)} members of the ensemble, the prior probability inside each "
         "calibrated parameter's 5-95% band, relative to the prior's own 90% "
-        "(`sim.ensemble.constraint`):",
+        "(`sim.experiments.ensemble.constraint`):",
         "",
     ]
     lines += [f"- {k}: {', '.join(v) if v else 'none'}" for k, v in groups.items()]

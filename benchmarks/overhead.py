@@ -7,8 +7,8 @@ scenario resolution, model construction, the monthly steps (by stage, with
 series); then nanoseconds per SME-month of the whole.
 
 Part 2 takes a grid sweep of ``--runs`` such runs with ``--workers`` workers apart: the
-interpreter with ``import sim.cli`` (a fresh process), planning (``load_sweep`` and
-``plan_runs``), pool start-up, the runs (``sim.sweeps.execute``: workers run, the parent
+interpreter with ``import sim.interfaces.cli`` (a fresh process), planning (``load_sweep`` and
+``plan_runs``), pool start-up, the runs (``sim.experiments.sweeps.execute``: workers run, the parent
 writes each run's file), the merge and its Parquet files, and the whole command; the
 remainder is what the parts do not explain. Written as the section ``## Where the time of
 small runs goes`` of BENCHMARKS.md::
@@ -35,9 +35,9 @@ from profile_step import timed_stages  # noqa: E402
 from sweep_throughput import GRID_POINTS, SWEEP, machine  # noqa: E402
 
 import sim  # noqa: E402
+from sim.experiments.sweeps import SweepExecutor, execute, load_sweep, merge, model_task, plan_runs  # noqa: E402
 from sim.outcomes import SUMMARY_FIELDS  # noqa: E402
 from sim.outputs import write_parquet  # noqa: E402
-from sim.sweeps import SweepExecutor, execute, load_sweep, merge, model_task, plan_runs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "beijing_2022.toml"
@@ -102,7 +102,8 @@ def sweep_parts(n: int, runs: int, workers: int, repeats: int) -> list[tuple[str
             encoding="utf-8",
         )
         t_import, _ = _median_time(
-            lambda: subprocess.run([sys.executable, "-c", "import sim.cli"], check=True), repeats
+            lambda: subprocess.run([sys.executable, "-c", "import sim.interfaces.cli"], check=True),
+            repeats,
         )
         t_plan, specs = _median_time(lambda: plan_runs(load_sweep(f)), repeats)
         t0 = time.perf_counter()
@@ -123,13 +124,21 @@ def sweep_parts(n: int, runs: int, workers: int, repeats: int) -> list[tuple[str
             write_parquet(ts, Path(tmp) / "timeseries.parquet")
 
         t_merge, _ = _median_time(merged, repeats)
-        cmd = [sys.executable, "-m", "sim.cli", "sweep", str(f), "--out", str(Path(tmp) / "w")]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sim.interfaces.cli",
+            "sweep",
+            str(f),
+            "--out",
+            str(Path(tmp) / "w"),
+        ]
         cmd += ["--workers", str(workers), "--quiet", "--overwrite"]
         t_whole, _ = _median_time(
             lambda: subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL), repeats
         )
     parts = [
-        ("interpreter and `import sim.cli`", t_import),
+        ("interpreter and `import sim.interfaces.cli`", t_import),
         ("planning (load_sweep, plan_runs)", t_plan),
         (f"pool start-up ({workers} workers)", t_pool),
         (f"runs ({runs}, parent writes each run file)", t_runs),

@@ -4,7 +4,7 @@ Targets are produced by the model itself at a known parameter set θ* (the basel
 scenario's values of every calibrated parameter and strength in θ), with the real targets'
 tolerances, from many runs with a root seed other than the calibration's (so the synthetic
 "observations" carry their own Monte-Carlo noise, as real data do). History matching
-(``sim.ensemble.history_match``, every dimension of ``calibration_dimensions()``) then
+(``sim.experiments.ensemble.history_match``, every dimension of ``calibration_dimensions()``) then
 calibrates against them; the figure and the table show, for each parameter, the members'
 90% band (5-95% quantiles) on the unit scale of its prior beside θ*, and the share of
 parameters whose band contains θ* (issue 17 asks for at least 80%).
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 from mdsections import replace_block
-
-from sim.calibration import TARGETS, yearly_estimates
-from sim.ensemble import calibration_dimensions, history_match
-from sim.scenario import load_scenario
 from sim.targets import Targets
+
+from sim.experiments.calibration import TARGETS, yearly_estimates
+from sim.experiments.ensemble import calibration_dimensions, history_match
+from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline_2021.toml"

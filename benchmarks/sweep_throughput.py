@@ -2,7 +2,8 @@
 
 A grid sweep of ``--runs`` default-size ``beijing_2022`` runs (8 grid points x replications;
 20,000 SMEs, the default burn-in and horizon) is run as a whole command (``python -m
-sim.cli sweep FILE --workers W --quiet``: start-up, pool, planning, runs and merge) for each
+sim.interfaces.cli sweep FILE --workers W --quiet``: start-up, pool, planning, runs and
+merge) for each
 worker count, ``--repeats`` times; the table gives the median wall time, runs per second,
 the speed-up over the first worker count and the parallel efficiency (speed-up / W), and a
 least-squares fit of ``T = s + p / W`` (``s``: the fixed cost of a command). Written as the
@@ -50,7 +51,7 @@ balance = "guarantor.share"
 
 def whole_command(sweep: Path, out: Path, workers: int) -> float:
     """Wall seconds of one ``gsim sweep`` command (a fresh interpreter)."""
-    cmd = [sys.executable, "-m", "sim.cli", "sweep", str(sweep), "--out", str(out)]
+    cmd = [sys.executable, "-m", "sim.interfaces.cli", "sweep", str(sweep), "--out", str(out)]
     cmd += ["--workers", str(workers), "--quiet", "--overwrite"]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)

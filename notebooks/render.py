@@ -10,7 +10,7 @@ For each notebook ``NAME``: papermill executes ``notebooks/NAME.ipynb`` with the
 root as working directory into ``OUT/NAME.ipynb`` (the executed copy, code cells included;
 the source notebook is left untouched, without outputs), the notebook writes its tables, PNG
 figures and footer record (``report.json``: scenario files, seeds, sizes, gsim version and
-git revision, date; :meth:`sim.report.Report.footer`) into ``OUT/NAME/``, and nbconvert
+git revision, date; :meth:`sim.interfaces.report.Report.footer`) into ``OUT/NAME/``, and nbconvert
 renders ``OUT/NAME.html`` (figures embedded) **without code cells**: a reader sees the prose,
 tables, figures and the footer the notebook's last cell shows. ``--with-code`` keeps the code
 in the HTML. ``reports/`` is git-ignored. This is the same as running, per notebook::

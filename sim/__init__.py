@@ -32,14 +32,14 @@ _LAZY = {
     "load_scenario": "sim.scenario",
     "Scenario": "sim.scenario",
     "ScenarioError": "sim.scenario",
-    "run_replications": "sim.experiments",
-    "compare": "sim.experiments",
+    "run_replications": "sim.experiments.replications",
+    "compare": "sim.experiments.replications",
     "SUMMARY_FIELDS": "sim.outcomes",
     "MONTHLY_SERIES": "sim.outcomes",
     "OUTCOMES": "sim.outcome_registry",
     "Outcome": "sim.outcome_registry",
-    "Sweep": "sim.sweeps",
-    "SweepResult": "sim.sweeps",
+    "Sweep": "sim.experiments.sweeps",
+    "SweepResult": "sim.experiments.sweeps",
 }
 
 __all__ = ["__version__", "parameters", "Parameter", *_LAZY]

@@ -2,11 +2,11 @@
 
 Each outcome has a key (its column in ``timeseries.parquet`` and/or ``summary.parquet``),
 a kind, a unit, an English and a Chinese label, a one-line description, and the way tables
-and figures show it. The command line's tables (:func:`sim.cli.format_value`), the
-calibration record, the figures (:mod:`sim.plots`), the dashboard's captions, the outcome
-table of ``docs/ODD.md`` (:mod:`sim.documentation`) and the units written into the Parquet
-files (:func:`sim.outputs.write_parquet`) all read this registry, so an outcome's unit and
-meaning are never retyped.
+and figures show it. The command line's tables (:func:`sim.interfaces.cli.format_value`), the
+calibration record, the figures (:mod:`sim.interfaces.plots`), the dashboard's captions, the
+outcome table of ``docs/ODD.md`` (:mod:`sim.interfaces.documentation`) and the units written
+into the Parquet files (:func:`sim.outputs.write_parquet`) all read this registry, so an
+outcome's unit and meaning are never retyped.
 
 Kinds say how a column aggregates over months:
 

@@ -482,3 +482,12 @@ def build_manifest(scenarios, seed: int, replications: int, started: datetime, *
         "scenarios": [s.to_dict() for s in scenarios],
         **extra,
     }
+
+
+def save_figure(fig, path) -> Path:
+    """Save a Matplotlib figure as PNG atomically (used by the plots and by the sensitivity
+    analysis, which writes its figure with its tables)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    return path

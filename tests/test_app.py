@@ -1,4 +1,5 @@
-"""The dashboard (``gsim viz``: sim/app.py, sim/dashboard_session.py, sim/dashboard_server.py).
+"""The dashboard (``gsim viz``: sim/interfaces/app.py, dashboard_session.py and
+dashboard_server.py).
 
 Component tests render the Solara components without a browser (``solara.render``)
 and drive their ipyvuetify widgets. Browser tests start ``gsim viz`` as a
@@ -400,7 +401,7 @@ def test_gsim_viz_rejects_a_bad_scenario(tmp_path):
 
 def viz_command(args, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sim.cli", "viz", *args],
+        [sys.executable, "-m", "sim.interfaces.cli", "viz", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -455,7 +456,7 @@ def viz_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("viz") / "server.log"
     with log.open("w") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sim.cli", "viz", "--scenario", str(BEIJING)]
+            [sys.executable, "-m", "sim.interfaces.cli", "viz", "--scenario", str(BEIJING)]
             + ["--port", str(port)],
             cwd=REPO,
             stdout=fh,

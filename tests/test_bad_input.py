@@ -1,8 +1,8 @@
 """Bad input through the real command line (architecture.md, "Scenario files" and "CLI").
 
 Each case writes a malformed scenario (or a valid one with bad command-line arguments) to
-``tmp_path`` and runs ``python -m sim.cli validate FILE`` and ``python -m sim.cli run FILE
---out OUTDIR`` in a subprocess. Every case must give:
+``tmp_path`` and runs ``python -m sim.interfaces.cli validate FILE`` and
+``python -m sim.interfaces.cli run FILE --out OUTDIR`` in a subprocess. Every case must give:
 
 - exit code 2;
 - exactly one line on stderr, naming the file (or option), the key, the value and what is
@@ -346,7 +346,7 @@ def _snapshot(folder: Path) -> dict[str, bytes | None]:
 def _gsim(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "NO_COLOR": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *args],
+        [sys.executable, "-m", "sim.interfaces.cli", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

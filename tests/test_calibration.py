@@ -4,7 +4,7 @@ The calibration fitted ``scenarios/baseline_2021.toml`` (see docs/calibration.md
 its size, replications and root seed 2021). This test re-runs the calibrated baseline out of
 sample: a different root seed and more replications (64 against 32) at the same size, and checks
 that the mean of every target outcome lies within the tolerance stated in
-``sim.calibration.TARGETS`` (stated before fitting). It also checks the calibrated
+``sim.experiments.calibration.TARGETS`` (stated before fitting). It also checks the calibrated
 block of the scenario file agrees with the record in docs/calibration.md.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.calibration import (
+from sim.experiments.calibration import (
     BLOCK_END,
     BLOCK_START,
     FREE_PARAMETERS,

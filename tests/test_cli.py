@@ -1,9 +1,10 @@
 """The ``gsim`` command line, through its real entry points (architecture.md: CLI, output contract).
 
-Every command runs in a subprocess (``python -m sim.cli ...``; the ``--help`` checks and one run
-go through the installed ``gsim`` console script), at a small size (1,500 SMEs, 2 burn-in months,
-6 reported months), so that exit codes, stdout/stderr and the files written are those a user
-sees. Only the internal-error test calls ``sim.cli.main`` in-process, to inject the error.
+Every command runs in a subprocess (``python -m sim.interfaces.cli ...``; the ``--help``
+checks and one run go through the installed ``gsim`` console script), at a small size (1,500
+SMEs, 2 burn-in months, 6 reported months), so that exit codes, stdout/stderr and the files
+written are those a user sees. Only the internal-error test calls
+``sim.interfaces.cli.main`` in-process, to inject the error.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pandas as pd
 import pytest
 
 import sim
-import sim.cli
+import sim.interfaces.cli
 from sim.outcome_registry import whole_counts
 from sim.outcomes import MONTHLY_SERIES, SUMMARY_FIELDS
 from sim.outputs import atomic_path
@@ -45,8 +46,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def gsim(*args, cwd, script: bool = False, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``python -m sim.cli ARGS`` (or the ``gsim`` console script) and capture its output."""
-    cmd = [str(gsim_script())] if script else [sys.executable, "-m", "sim.cli"]
+    """Run ``python -m sim.interfaces.cli ARGS`` (or the ``gsim`` console script) and capture
+    its output."""
+    cmd = [str(gsim_script())] if script else [sys.executable, "-m", "sim.interfaces.cli"]
     return subprocess.run(
         [*cmd, *map(str, args)],
         cwd=cwd,
@@ -176,9 +178,9 @@ def test_run_prints_a_table_of_means(run_result):
     summary = pd.read_parquet(out / "summary.parquet")
     lines = proc.stdout.splitlines()
     assert "baseline_2021" in lines[0].split()
-    for outcome in sim.cli.HEADLINE:
+    for outcome in sim.interfaces.cli.HEADLINE:
         (line,) = [ln for ln in lines if ln.split()[:1] == [outcome]]
-        expected = sim.cli.format_value(outcome, summary[outcome].mean())
+        expected = sim.interfaces.cli.format_value(outcome, summary[outcome].mean())
         assert line.rstrip().endswith(expected), (outcome, line, expected)
 
 
@@ -209,7 +211,9 @@ def test_output_files_have_the_usual_permissions(run_result, tmp_path):
     assert set(modes.values()) == {oct(expected)}, modes
 
 
-@pytest.mark.parametrize("command", [None, *sorted(set(COMMANDS) | set(sim.cli.cli.commands))])
+@pytest.mark.parametrize(
+    "command", [None, *sorted(set(COMMANDS) | set(sim.interfaces.cli.cli.commands))]
+)
 def test_help_for_every_command(command, tmp_path):
     """``gsim [COMMAND] --help`` (installed console script) exits 0 with usage on stdout."""
     args = ["--help"] if command is None else [command, "--help"]
@@ -301,16 +305,16 @@ def test_compare_prints_means_and_paired_differences(compare_result, compare_api
     with its 95% CI; the numbers are exactly those of the Python API's differences table."""
     proc, _ = compare_result
     names = ["baseline_2021", "m03_due_diligence_exemption"]
-    sim.cli.print_comparison(compare_api.differences, names)
+    sim.interfaces.cli.print_comparison(compare_api.differences, names)
     expected = capsys.readouterr().out
     assert expected in proc.stdout, f"printed:\n{proc.stdout}\nfrom the API:\n{expected}"
     d = compare_api.differences.set_index(["outcome", "scenario"])
     lines = proc.stdout.splitlines()
-    for outcome in sim.cli.HEADLINE:
+    for outcome in sim.interfaces.cli.HEADLINE:
         (line,) = [ln for ln in lines if ln.split()[:1] == [outcome]]
         row = d.loc[(outcome, names[1])]
-        assert sim.cli.format_value(outcome, d.loc[(outcome, names[0]), "mean"]) in line
-        assert sim.cli.format_value(outcome, row["mean"]) in line
+        assert sim.interfaces.cli.format_value(outcome, d.loc[(outcome, names[0]), "mean"]) in line
+        assert sim.interfaces.cli.format_value(outcome, row["mean"]) in line
         assert "[" in line and "]" in line  # the confidence interval
         assert row["ci_low"] <= row["diff"] <= row["ci_high"] or np.isnan(row["diff"])
 
@@ -596,20 +600,20 @@ def test_calibrate_smoke_writes_only_the_report(tmp_path):
 def test_internal_error_exit_1_one_line(command, monkeypatch, capsys, tmp_path):
     """An unexpected exception inside a command: ``main`` returns 1 and prints one line starting
     with ``gsim: internal error`` (no traceback)."""
-    import sim.experiments
+    import sim.experiments.replications
 
     def boom(*args, **kwargs):
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(sim.experiments, "run_replications", boom)
-    monkeypatch.setattr(sim.experiments, "compare", boom)
+    monkeypatch.setattr(sim.experiments.replications, "run_replications", boom)
+    monkeypatch.setattr(sim.experiments.replications, "compare", boom)
     files = [BEIJING] if command == "run" else [BEIJING, tmp_path / "other.toml"]
     if command == "compare":
         (tmp_path / "other.toml").write_text(
             f'extends = "{BEIJING.as_posix()}"\n', encoding="utf-8"
         )
     argv = [command, *map(str, files), *SMALL_SETS, "-q", "--out", str(tmp_path / "out")]
-    code = sim.cli.main(argv)
+    code = sim.interfaces.cli.main(argv)
     captured = capsys.readouterr()
     assert code == 1, captured
     lines = captured.err.splitlines()

@@ -6,8 +6,8 @@
 (b) Every registry key appears in docs/ODD.md, and is explained in the prose outside the
     generated table.
 (c) Every parameter's source is non-empty and either cites something or says "assumption".
-(d) ``python -m sim.documentation --check docs/ODD.md`` exits 0; on a stale copy it exits 1
-    with a one-line message, and rewriting the copy brings it back in sync.
+(d) ``python -m sim.interfaces.documentation --check docs/ODD.md`` exits 0; on a stale copy
+    it exits 1 with a one-line message, and rewriting the copy brings it back in sync.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 import pytest
 
-from sim.documentation import (
+from sim.interfaces.documentation import (
     COLUMNS,
     TABLE_END,
     TABLE_START,
@@ -75,7 +75,8 @@ def _prose(text: str) -> str:
 def test_table_in_odd_is_generated_from_registry(odd_text):
     """The block between the markers is exactly the current rendering of the registry."""
     assert extract_table(odd_text) == parameter_table(), (
-        "docs/ODD.md parameter table is out of date; run: python -m sim.documentation docs/ODD.md"
+        "docs/ODD.md parameter table is out of date; run: "
+        "python -m sim.interfaces.documentation docs/ODD.md"
     )
     assert render_odd(odd_text) == odd_text
 
@@ -207,7 +208,7 @@ def test_unverified_and_assumption_markers_are_explained(odd_text):
 # ----------------------------------------------------------------- (d) command line
 def test_check_command_passes_on_repository_doc():
     proc = subprocess.run(
-        [sys.executable, "-m", "sim.documentation", "--check", "docs/ODD.md"],
+        [sys.executable, "-m", "sim.interfaces.documentation", "--check", "docs/ODD.md"],
         cwd=REPO,
         capture_output=True,
         text=True,

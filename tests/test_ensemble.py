@@ -12,18 +12,17 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.calibration import yearly_estimates
-from sim.cli import main
-from sim.ensemble import (
+from sim.experiments.calibration import yearly_estimates
+from sim.experiments.ensemble import (
     Emulator,
     calibration_dimensions,
     history_match,
-    member_overrides,
     projection_dimensions,
-    read_members,
     sample_region,
 )
-from sim.targets import Targets
+from sim.experiments.members import member_overrides, read_members
+from sim.experiments.targets import Targets
+from sim.interfaces.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline_2021.toml"
@@ -186,7 +185,7 @@ def test_members_share_random_numbers():
     runs (common random numbers across members)."""
     frame = pd.DataFrame({"credit.pd": [0.04, 0.04], "weight": 1.0})
     base = sim.load_scenario(BASELINE, overrides={"run.n_smes": 1000, "run.horizon": 12})
-    res = sim.experiments.run_ensemble([base], frame, 1, seed=3, timeseries=False)
+    res = sim.experiments.replications.run_ensemble([base], frame, 1, seed=3, timeseries=False)
     a, b = res.summary.iloc[0], res.summary.iloc[1]
     assert a["member"] == 0 and b["member"] == 1
     assert a["guaranteed_volume"] == b["guaranteed_volume"]
@@ -210,7 +209,7 @@ def test_history_matching_recovers_known_parameters():
     dims = [d for d in calibration_dimensions() if d.key in keys]
     base = sim.load_scenario(BASELINE, overrides={"run.n_smes": 5000})
     truth = {d.key: float(base[d.key]) for d in dims}
-    targets = sim.calibration.TARGETS
+    targets = sim.experiments.calibration.TARGETS
     years = yearly_estimates(base, 16, 99, targets, workers=2)
     synthetic = Targets(
         tuple(
@@ -246,7 +245,7 @@ def test_a_scenario_keeps_its_own_policy_values_under_an_ensemble(tmp_path):
     """Run alone, the package keeps measure 6's counter-guarantee and measure 7's recovery
     lag (values it sets itself): the ensemble's baseline is the scenario file recorded in
     the ensemble, not the first scenario run."""
-    from sim.ensemble import ensemble_baseline, member_overrides
+    from sim.experiments.members import ensemble_baseline, member_overrides
 
     base = sim.load_scenario(BASELINE)
     package = sim.load_scenario(PACKAGE)
@@ -265,8 +264,10 @@ def test_a_scenario_keeps_its_own_policy_values_under_an_ensemble(tmp_path):
     assert ensemble_baseline(path) == str(BASELINE)
     assert read_members(path).attrs["baseline"] == str(BASELINE)
     small = {"run.n_smes": 2000, "run.horizon": 6, "run.burn_in": 6}
-    alone = sim.experiments.run_ensemble([package.with_overrides(small)], read_members(path), 1, 3)
-    both = sim.experiments.run_ensemble(
+    alone = sim.experiments.replications.run_ensemble(
+        [package.with_overrides(small)], read_members(path), 1, 3
+    )
+    both = sim.experiments.replications.run_ensemble(
         [base.with_overrides(small), package.with_overrides(small)], read_members(path), 1, 3
     )
     pkg = both.summary[both.summary["scenario"] == package.name].reset_index(drop=True)
@@ -277,8 +278,8 @@ def test_a_scenario_keeps_its_own_policy_values_under_an_ensemble(tmp_path):
 def test_batched_yearly_estimates_equal_the_monthly_route():
     """Calibration's runs, batched over points and reduced to years in the workers, give
     exactly the rows of the monthly series reduced in the parent (2 workers vs in-process)."""
-    from sim.calibration import TARGETS, stratified_runs, yearly_estimates_many
-    from sim.experiments import make_executor, run_each, summary_by_year
+    from sim.experiments.calibration import TARGETS, stratified_runs, yearly_estimates_many
+    from sim.experiments.replications import make_executor, run_each, summary_by_year
 
     base = sim.load_scenario(BASELINE, overrides={"run.n_smes": 1500})
     scenarios = [base, base.with_overrides({"credit.pd": 0.03})]

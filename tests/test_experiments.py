@@ -1,4 +1,5 @@
-"""Replications, seeds, paired differences and common random numbers (sim.experiments)."""
+"""Replications, seeds, paired differences and common random numbers
+(sim.experiments.replications)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.experiments import (
+from sim.experiments.replications import (
     InProcessExecutor,
     make_executor,
     paired_differences,

@@ -2,7 +2,7 @@
 
 Every case below must give exit code 2, exactly one line on stderr naming the input and
 what is allowed, nothing on stdout, and nothing created or changed on disk; everything is
-checked before any work starts. Most cases call ``sim.cli.main`` in-process; real
+checked before any work starts. Most cases call ``sim.interfaces.cli.main`` in-process; real
 processes are used where a real process is the point (kill -9, two sweeps at once, a FIFO
 that would block a reader). Sweeps here are tiny (200 SMEs, 2 months).
 """
@@ -26,10 +26,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import sim.cli
-import sim.experiments
+import sim.experiments.replications
+import sim.experiments.sweeps as sweeps
+import sim.interfaces.cli
 import sim.outputs
-import sim.sweeps as sweeps
 from sim.outputs import LOCK_NAME, lock_holder
 from sim.parameters import REGISTRY
 from sim.scenario import ScenarioError, load_scenario, parse_override
@@ -70,22 +70,22 @@ def no_work(monkeypatch):
     def stop(*args, **kwargs):
         raise Reached("work started")
 
-    monkeypatch.setattr(sim.experiments, "run_replications", stop)
-    monkeypatch.setattr(sim.experiments, "compare", stop)
-    monkeypatch.setattr(sweeps, "execute", stop)
+    monkeypatch.setattr(sim.experiments.replications, "run_replications", stop)
+    monkeypatch.setattr(sim.experiments.replications, "compare", stop)
+    monkeypatch.setattr(sweeps.sweep, "execute", stop)  # as Sweep.run calls it
 
 
 def gsim(capsys, *args) -> tuple[int, str, str]:
-    """``sim.cli.main(args)`` in-process: (exit code, stdout, stderr)."""
+    """``sim.interfaces.cli.main(args)`` in-process: (exit code, stdout, stderr)."""
     capsys.readouterr()
-    code = sim.cli.main([str(a) for a in args])
+    code = sim.interfaces.cli.main([str(a) for a in args])
     cap = capsys.readouterr()
     return code, cap.out, cap.err
 
 
 def gsim_process(*args, timeout=120) -> tuple[int, str, str]:
     proc = subprocess.run(
-        [sys.executable, "-m", "sim.cli", *map(str, args)],
+        [sys.executable, "-m", "sim.interfaces.cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -179,7 +179,7 @@ def test_design_size_is_limited_before_anything_is_made(
 def test_design_memory_estimate_is_limited(tmp_path, capsys, monkeypatch, no_work):
     """A design under the run limit but over the memory limit is refused with the estimate
     and the limit in the message."""
-    monkeypatch.setattr(sweeps, "memory_limit", lambda: 1 << 20)
+    monkeypatch.setattr(sweeps.design, "memory_limit", lambda: 1 << 20)
     f = write_sweep(tmp_path / "s.toml", values=[0.01 + i / 1000 for i in range(20)], reps=10)
     line = refused(
         gsim(capsys, "sweep", f, "--out", tmp_path / "o", "-q"),
@@ -302,7 +302,17 @@ def test_two_sweeps_one_folder_and_kill_9_leaves_no_workers(tmp_path, capsys, no
     other = write_sweep(tmp_path / "other.toml", seed=9)
     out = tmp_path / "o"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "sweep", str(slow), "--out", str(out), "--workers", "2"],
+        [
+            sys.executable,
+            "-m",
+            "sim.interfaces.cli",
+            "sweep",
+            str(slow),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -401,7 +411,7 @@ def test_lock_file_is_never_followed_through_a_symlink(tmp_path, capsys, no_work
 def test_pool_workers_watch_their_parent(tmp_path):
     """exit_with_parent: a worker whose parent is gone exits by itself."""
     code = (
-        "import sys, time; from sim.experiments import exit_with_parent; "
+        "import sys, time; from sim.experiments.replications import exit_with_parent; "
         f"exit_with_parent({dead_pid()}, interval=0.05); time.sleep(30); sys.exit(0)"
     )
     t0 = time.monotonic()

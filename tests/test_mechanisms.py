@@ -2,11 +2,13 @@
 measure it.
 
 Comparisons use common random numbers: replication k of every scenario uses the seed
-``SeedSequence(SEED, spawn_key=(k,))`` (``sim.experiments.replication_seed``). A measure
+``SeedSequence(SEED, spawn_key=(k,))`` (``sim.experiments.replications.replication_seed``).
+A measure
 "moves" an outcome when the **paired one-sided Student-t bound** at alpha = 0.01 excludes
 zero: ``mean(d) - t_{0.99, R-1} sd(d)/sqrt(R) > 0`` for "up" (``d_k = B_k - A_k``). The
 substitution statistic is the ratio of mean paired differences ``mean(dL) / mean(dG)``
-(``sim.experiments.ratio_of_means``); "below 1" means its one-sided 99% upper bound (the
+(``sim.experiments.replications.ratio_of_means``); "below 1" means its one-sided 99% upper
+bound (the
 delta-method interval at level 0.98) is below 1.
 
 Measures act in full from the first month here (adoption delays and ramps at zero), so the
@@ -25,7 +27,7 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.experiments import ratio_of_means, run_replications
+from sim.experiments.replications import ratio_of_means, run_replications
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"

@@ -91,11 +91,14 @@ def test_sweep_notebooks_use_the_sweep_api(name):
         assert "result.sensitivity()" in code
 
 
-#: Names a notebook must not define: the helpers the package has (sim.report and friends).
+#: Names a notebook must not define: the helpers the package has (sim.interfaces.report, ...).
 PACKAGE_HELPERS = {"find_repo_root", "t_ci", "save", "PARTY_COLORS", "PARTY_LABELS", "COLORS"}
 #: Modules whose public names a notebook must not redefine.
-PACKAGE_MODULES = ("sim", "sim.report", "sim.plots", "sim.report_package", "sim.report_sweeps")
-PACKAGE_MODULES += ("sim.report_sobol", "sim.outcome_registry", "sim.experiments")
+PACKAGE_MODULES = (
+    ("sim", "sim.outcome_registry", "sim.experiments.replications")
+    + tuple(f"sim.interfaces.{m}" for m in ("report", "plots", "report_package", "report_sweeps"))
+    + ("sim.interfaces.report_sobol",)
+)
 #: A scenario or sweep file each report's footer must name.
 FOOTER_FILES = {
     "01_beijing_2022_package": ("baseline_2021.toml", "beijing_2022.toml", "m09_bank_risk"),

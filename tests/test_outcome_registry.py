@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import sim
-from sim.calibration import _fmt
-from sim.cli import format_value
-from sim.documentation import OUTCOME_END, OUTCOME_START, outcome_table, render
-from sim.experiments import run_replications, summary_by_year
+from sim.experiments.calibration import _fmt
+from sim.experiments.replications import run_replications, summary_by_year
+from sim.interfaces.cli import format_value
+from sim.interfaces.documentation import OUTCOME_END, OUTCOME_START, outcome_table, render
 from sim.outcome_registry import (
     COUNT_UNITS,
     DISPLAYS,
@@ -287,7 +287,7 @@ def test_odd_outcome_table_is_generated_from_the_registry():
     text = (Path(__file__).resolve().parents[1] / "docs" / "ODD.md").read_text(encoding="utf-8")
     begin = text.index(OUTCOME_START) + len(OUTCOME_START)
     block = text[begin : text.index(OUTCOME_END)].strip("\n")
-    assert block == outcome_table(), "run: python -m sim.documentation docs/ODD.md"
+    assert block == outcome_table(), "run: python -m sim.interfaces.documentation docs/ODD.md"
     for key in OUTCOMES:
         assert f"| `{key}` |" in block, key
     assert block.count("| `leverage` |") == 2  # a column of both tables

@@ -57,7 +57,14 @@ PYPROJECT = REPO / "pyproject.toml"
 PROJECT = "guarantee-sim"
 #: Modules of ``sim`` that belong to an extra (the dashboard), and the imports elsewhere that
 #: come from an extra (``gsim sweep --scheduler``); every other import is a base requirement's.
-EXTRA_MODULES = {"app.py": "viz", "dashboard_session.py": "viz", "dashboard_server.py": "viz"}
+#: The package's modules in the wheel (subpackages included; not the scenario data folder).
+SIM_MODULE = r"sim/(?!scenarios/)[\w/]+\.py"
+#: Modules (paths under sim/) that may import the packages of an extra.
+EXTRA_MODULES = {
+    "interfaces/app.py": "viz",
+    "interfaces/dashboard_session.py": "viz",
+    "interfaces/dashboard_server.py": "viz",
+}
 EXTRA_IMPORTS = {"distributed": "dask"}
 #: Files of scenarios/ the wheel ships (as sim/scenarios/...).
 SHIPPED = ("*.toml", "sweeps/*.toml", "targets/*.toml", "ensembles/*.parquet")
@@ -288,8 +295,8 @@ def test_wheel_ships_the_scenario_files(wheel):
             assert z.read(name) == path.read_bytes(), name
         (meta,) = [n for n in names if n.endswith(".dist-info/METADATA")]
         assert f"\nVersion: {sim.__version__}\n" in z.read(meta).decode()
-        modules = {Path(n).name for n in names if re.fullmatch(r"sim/[^/]+\.py", n)}
-    assert modules == {p.name for p in (REPO / "sim").glob("*.py")}
+        modules = {n.removeprefix("sim/") for n in names if re.fullmatch(SIM_MODULE, n)}
+    assert modules == {p.relative_to(REPO / "sim").as_posix() for p in (REPO / "sim").rglob("*.py")}
 
 
 def _closure(requirements, extras=("",)) -> set[str]:
@@ -338,9 +345,9 @@ def test_wheel_declares_what_sim_imports(wheel):
         (meta,) = [n for n in z.namelist() if n.endswith(".dist-info/METADATA")]
         text = z.read(meta).decode()
         sources = {
-            Path(n).name: z.read(n).decode()
+            n.removeprefix("sim/"): z.read(n).decode()
             for n in z.namelist()
-            if re.fullmatch(r"sim/[^/]+\.py", n)
+            if re.fullmatch(SIM_MODULE, n)
         }
     requires = [Requirement(line) for line in re.findall(r"^Requires-Dist: (.+)$", text, re.M)]
     base = _closure(requires)

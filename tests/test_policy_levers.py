@@ -3,7 +3,7 @@
 Every test compares two scenarios built from ``scenarios/baseline_2021.toml``: A (lever
 off or low) and B (lever on or high), that differ only in the lever's keys. Both are run
 with the same root seed, so replication k of A and of B uses the same random numbers for
-the same purposes (common random numbers, ``sim.experiments.replication_seed``). The
+the same purposes (common random numbers, ``sim.experiments.replications.replication_seed``). The
 statistic is the per-replication paired difference ``d_k = B_k - A_k`` of an outcome of
 ``sim.outcomes.SUMMARY_FIELDS``, and the test is a **paired one-sided Student-t bound**:
 ``mean(d) - t_{1-alpha, R-1} se(d) > 0`` for "up", ``mean(d) + t_{1-alpha, R-1} se(d) < 0``
@@ -38,7 +38,7 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.experiments import run_replications
+from sim.experiments.replications import run_replications
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "baseline_2021.toml"
 

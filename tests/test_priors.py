@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.calibration import FREE_PARAMETERS
-from sim.cli import main
-from sim.documentation import EVIDENCE_END, EVIDENCE_START, evidence_table, render
+from sim.experiments.calibration import FREE_PARAMETERS
+from sim.interfaces.cli import main
+from sim.interfaces.documentation import EVIDENCE_END, EVIDENCE_START, evidence_table, render
 from sim.parameters import REGISTRY
 from sim.priors import SWITCH, Prior, beta, loguniform, truncnorm, uniform
 
@@ -132,7 +132,7 @@ def test_params_filters(capsys):
 
 def test_evidence_table_in_calibration_md_is_generated_from_the_registry():
     """docs/calibration.md carries evidence_table() between its markers; a registry change
-    makes it stale (python -m sim.documentation --check fails)."""
+    makes it stale (python -m sim.interfaces.documentation --check fails)."""
     text = (ROOT / "docs" / "calibration.md").read_text(encoding="utf-8")
     block = text[text.index(EVIDENCE_START) + len(EVIDENCE_START) : text.index(EVIDENCE_END)]
     assert block.strip("\n") == evidence_table()

@@ -1,4 +1,4 @@
-"""sim.report: the helpers of the report notebooks (intervals, tables with units, paths,
+"""sim.interfaces.report: the helpers of the report notebooks (intervals, tables with units, paths,
 the footer record)."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.experiments import replication_seed, run_replications
+from sim.experiments.replications import replication_seed, run_replications
 
 SEED = 4242
 LEVERS = {

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 import sim
-from sim.experiments import run_replications
+from sim.experiments.replications import run_replications
 from sim.parameters import REGISTRY, RISK_SHARE_KEYS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -144,7 +144,7 @@ def test_package_covers_every_measure(baseline):
 # ---------------------------------------------------------------------------- CLI
 def _gsim(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *args],
+        [sys.executable, "-m", "sim.interfaces.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -4,7 +4,7 @@
 ``./scenarios/baseline_2021.toml`` if the working folder has one, else the copy installed with
 gsim (:func:`sim.scenario.packaged_scenarios`: ``sim/scenarios/`` in a wheel, the checkout's
 ``scenarios/`` here). Paths behave exactly as before, messages included. The CLI is called
-in-process (``sim.cli.main``) from a working folder outside the checkout.
+in-process (``sim.interfaces.cli.main``) from a working folder outside the checkout.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 import sim.scenario
-from sim.cli import main
+from sim.experiments.sweeps import load_sweep
+from sim.interfaces.cli import main
 from sim.scenario import (
     ScenarioError,
     find_scenario,
@@ -26,7 +27,6 @@ from sim.scenario import (
     lookup_name,
     packaged_scenarios,
 )
-from sim.sweeps import load_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"

@@ -24,12 +24,12 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 import sim
-import sim.cli
-import sim.sweeps as sweeps
+import sim.experiments.sweeps as sweeps
+import sim.interfaces.cli
+from sim.experiments.sweeps import Key, Sweep, SweepOptionError, SweepResult, SweepSpec, check_keys
 from sim.outcome_registry import whole_counts
 from sim.outputs import OutputError
 from sim.scenario import ScenarioError
-from sim.sweeps import Key, Sweep, SweepOptionError, SweepResult, SweepSpec, check_keys
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
@@ -79,9 +79,9 @@ def write(folder: Path, name: str, body: str) -> Path:
 
 
 def gsim(capsys, *args) -> tuple[int, str, str]:
-    """``sim.cli.main(args)`` in-process: (exit code, stdout, stderr)."""
+    """``sim.interfaces.cli.main(args)`` in-process: (exit code, stdout, stderr)."""
     capsys.readouterr()
-    code = sim.cli.main([str(a) for a in args])
+    code = sim.interfaces.cli.main([str(a) for a in args])
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -318,7 +318,7 @@ def test_run_refuses_bad_options_before_anything_is_made(tmp_path, monkeypatch):
     def stop(*args, **kwargs):
         raise AssertionError("work started")
 
-    monkeypatch.setattr(sweeps, "execute", stop)
+    monkeypatch.setattr(sweeps.sweep, "execute", stop)  # as Sweep.run calls it
     sweep = Sweep.from_file(write(tmp_path, "grid.toml", GRID))
     out = tmp_path / "o"
     with pytest.raises(SweepOptionError, match="resume: needs out"):
@@ -421,11 +421,16 @@ def test_check_keys_returns_the_given_values_and_the_defaults():
 
 
 def test_sweeps_imports_no_private_names():
-    """sim.sweeps uses only public names of the other modules of the package."""
-    text = (REPO / "sim" / "sweeps.py").read_text(encoding="utf-8")
-    hits = re.findall(r"from \.\w+ import[^\n]*\b_\w+|from \.\w+ import \([^)]*\b_[a-z]\w*", text)
-    assert hits == []
-    assert "make_sweep_executor" not in text
+    """sim.experiments.sweeps uses only public names of the modules outside it (its own
+    modules share private helpers)."""
+    for path in sorted((REPO / "sim" / "experiments" / "sweeps").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        outside = r"(?:\.\.+|sim\.)[\w.]*"
+        hits = re.findall(
+            rf"from {outside} import[^\n(]*\b_\w+|from {outside} import \([^)]*\b_[a-z]\w*", text
+        )
+        assert hits == [], path.name
+        assert "make_sweep_executor" not in text
 
 
 # ============================================================================ README
@@ -469,4 +474,7 @@ def test_absurd_grid_size_is_one_line_not_an_overflow(tmp_path, capsys):
     assert (code, stdout) == (2, "")
     assert len(err.splitlines()) == 1 and "design points" in err and " PiB of memory" in err
     assert not (tmp_path / "o").exists()
-    assert sweeps._bytes(10**400).endswith(" PiB") and sweeps._bytes(1 << 20) == "1.0 MiB"
+    assert (
+        sweeps.design._bytes(10**400).endswith(" PiB")
+        and sweeps.design._bytes(1 << 20) == "1.0 MiB"
+    )

@@ -1,7 +1,7 @@
 """Batch sweeps: Dask cluster, kill and resume, failures, Sobol/Morris, validation, seeds.
 
 Everything goes through the real machinery (`gsim sweep`, `gsim sensitivity`,
-``sim.sweeps.execute`` / ``merge``) on tiny sweep files written into ``tmp_path``;
+``sim.experiments.sweeps.execute`` / ``merge``) on tiny sweep files written into ``tmp_path``;
 the base scenarios are the repository's ``scenarios/*.toml``.
 """
 
@@ -24,10 +24,10 @@ import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
-import sim.sweeps as sweeps
-from sim.experiments import InProcessExecutor, replication_seed
+import sim.experiments.sweeps as sweeps
+from sim.experiments.replications import InProcessExecutor, replication_seed
+from sim.experiments.sensitivity import analyze, point_means
 from sim.outcomes import SUMMARY_FIELDS
-from sim.sensitivity import analyze, point_means
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = REPO / "scenarios" / "baseline_2021.toml"
@@ -76,9 +76,9 @@ def write_sweep(
 
 
 def gsim(*args, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run ``python -m sim.cli ARGS`` and capture its output."""
+    """Run ``python -m sim.interfaces.cli ARGS`` and capture its output."""
     return subprocess.run(
-        [sys.executable, "-m", "sim.cli", *map(str, args)],
+        [sys.executable, "-m", "sim.interfaces.cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -241,7 +241,17 @@ def test_kill_and_resume(tmp_path):
     assert total == 12
     out = tmp_path / "D"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sim.cli", "sweep", str(f), "--out", str(out), "--workers", "1"],
+        [
+            sys.executable,
+            "-m",
+            "sim.interfaces.cli",
+            "sweep",
+            str(f),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -267,7 +277,7 @@ def test_kill_and_resume(tmp_path):
     left_parts = sorted(p.name for p in (out / "runs").iterdir() if p.name.endswith(".part"))
     print(f"kill left {finished} finished runs and temp files {left_parts}")
     for name in before:  # every file under a final name is complete and marked ok
-        assert sweeps._finished_ok(out / "runs" / name)
+        assert sweeps.runs._finished_ok(out / "runs" / name)
 
     # Plant what an interrupted write leaves: a truncated temp file for an unfinished run.
     unfinished = [s for s in specs if f"{s.run_id}.parquet" not in before]
@@ -288,7 +298,7 @@ def test_kill_and_resume(tmp_path):
         assert after[name][0] == ino, f"{name} was replaced by --resume"
         assert after[name][1] == mtime, f"{name} was rewritten by --resume"
         assert after[name][2] == blob, f"{name} changed under --resume"
-    assert sweeps._finished_ok(out / "runs" / f"{victim.run_id}.parquet")
+    assert sweeps.runs._finished_ok(out / "runs" / f"{victim.run_id}.parquet")
 
     summary, _ = read_sorted(out)
     assert (summary["status"] == "ok").all()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import main
-from sim.targets import DEFAULT_TARGETS, TargetsError, load_targets
+from sim.experiments.targets import DEFAULT_TARGETS, TargetsError, load_targets
+from sim.interfaces.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = """

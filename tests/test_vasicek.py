@@ -14,7 +14,7 @@ from scipy import special, stats
 
 import sim
 from sim.credit_risk import conditional_pd, vasicek_cdf, vasicek_ppf
-from sim.experiments import run_replications
+from sim.experiments.replications import run_replications
 from sim.ledger import FLOW_KINDS
 
 POINTS = [(0.02, 0.15), (0.05, 0.08)]

@@ -3,9 +3,9 @@
 :func:`scenario_names` lists the baseline, the twelve single-measure scenarios and the
 package; :func:`scenario_table` says what each changes; :class:`PackageReport` takes the
 result of :func:`sim.compare` over them and draws the notebook's figures and tables. Money
-is shown in 亿元 (100 million yuan, :data:`sim.report.YI`), rates in %, leverage as a
+is shown in 亿元 (100 million yuan, :data:`sim.interfaces.report.YI`), rates in %, leverage as a
 multiple; every interval is a Student-t 95% interval over replications
-(:func:`sim.report.t_interval`) or the paired one of :func:`sim.compare`.
+(:func:`sim.interfaces.report.t_interval`) or the paired one of :func:`sim.compare`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .outcome_registry import axis_label
+from sim.outcome_registry import axis_label
+
 from .report import PARTIES, PARTY_COLORS, PARTY_LABELS, YI, interval_columns, new_figure
 
 __all__ = [
@@ -87,7 +88,7 @@ _MEASURE_FILE = re.compile(r"m\d\d_\w+")
 def scenario_names(baseline: str = "baseline_2021", package: str = "beijing_2022") -> list[str]:
     """The baseline, the single-measure scenarios (``m01_*`` ... ``m12_*``, sorted) and the
     package, as names :func:`sim.load_scenario` resolves."""
-    from .scenario import known_names
+    from sim.scenario import known_names
 
     return [baseline, *(n for n in known_names() if _MEASURE_FILE.fullmatch(n)), package]
 
@@ -157,7 +158,8 @@ def calibration_check(baseline, summary: pd.DataFrame) -> tuple[list[str], pd.Da
         Status lines, and one row per calibration target: target, tolerance, the baseline's
         mean and 95% half-width (in the unit shown) and whether it is within tolerance.
     """
-    from .calibration import BLOCK_START, TARGETS
+    from sim.experiments.calibration import BLOCK_START, TARGETS
+
     from .report import t_interval
 
     path = Path(baseline.path)
@@ -216,7 +218,7 @@ class PackageReport:
     """
 
     def __init__(self, result, horizon: int, n_smes: int):
-        from .outcomes import SUMMARY_FIELDS
+        from sim.outcomes import SUMMARY_FIELDS
 
         self.summary = result.summary
         self.ts = result.timeseries
@@ -425,7 +427,7 @@ class PackageReport:
 
     def forest(self):
         """Figure 5: paired differences to the baseline with 95% CI, four outcomes."""
-        from .outcome_registry import OUTCOMES
+        from sim.outcome_registry import OUTCOMES
 
         others = self.order[1:]
         yy = np.arange(len(others))[::-1]
@@ -490,7 +492,7 @@ class PackageReport:
         return outcome_table(table.T, ADDITIVITY, diff=True).T
 
     def _diff_text(self, scenario, o, rel=True) -> str:
-        from .outcome_registry import OUTCOMES
+        from sim.outcome_registry import OUTCOMES
 
         s = OUTCOMES[o].style.factor
         unit = OUTCOMES[o].figure_unit(diff=True)
@@ -548,7 +550,7 @@ class PackageReport:
 def ensemble_table(bands: pd.DataFrame, baseline: str, package: str) -> pd.DataFrame:
     """The package over the ensemble: medians and 5-95% bands of levels and of the paired
     difference to the baseline (``Comparison.bands``), in the units shown."""
-    from .outcome_registry import OUTCOMES
+    from sim.outcome_registry import OUTCOMES
 
     b = bands.set_index(["outcome", "scenario"])
     rows = {}
@@ -569,7 +571,7 @@ def ensemble_table(bands: pd.DataFrame, baseline: str, package: str) -> pd.DataF
 
 
 def outcome_table(table: pd.DataFrame, keys, diff: bool = False) -> pd.DataFrame:
-    """:func:`sim.report.outcome_columns` of ``keys`` present in ``table``."""
+    """:func:`sim.interfaces.report.outcome_columns` of ``keys`` present in ``table``."""
     from .report import outcome_columns
 
     return outcome_columns(table, [k for k in keys if k in table.columns], diff=diff)

@@ -1,4 +1,5 @@
-"""Serving the dashboard (``gsim viz``): Solara's server for the page :func:`sim.app.Page`.
+"""Serving the dashboard (``gsim viz``): Solara's server for the page
+:func:`sim.interfaces.app.Page`.
 
 The server binds to 127.0.0.1 unless told otherwise and loads nothing from the internet:
 the front-end files come from ``solara-assets`` (installed with the ``viz`` extra), and
@@ -15,8 +16,9 @@ import sys
 import warnings
 from pathlib import Path
 
+from sim.scenario import load_scenario
+
 from .app import SCENARIO_ENV
-from .scenario import load_scenario
 
 __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "NO_CDN", "ServeError", "main"]
 
@@ -78,7 +80,7 @@ def main(
         os.environ.pop(SCENARIO_ENV, None)
     check_address(host, port)
     os.environ.update(
-        SOLARA_APP="sim.app:Page",
+        SOLARA_APP="sim.interfaces.app:Page",
         SOLARA_TELEMETRY_MIXPANEL_ENABLE="False",
         SOLARA_ASSETS_CDN=NO_CDN,
         SERVER_NAME=host,
@@ -100,5 +102,5 @@ def main(
     uvicorn.run("solara.server.starlette:app", host=host, port=port, log_level="warning")
 
 
-if __name__ == "__main__":  # python -m sim.dashboard_server [SCENARIO] [PORT]
+if __name__ == "__main__":  # python -m sim.interfaces.dashboard_server [SCENARIO] [PORT]
     main(*sys.argv[1:2], *(int(a) for a in sys.argv[2:3]))

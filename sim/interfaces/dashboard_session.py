@@ -1,4 +1,5 @@
-"""State and validation of one dashboard session (``gsim viz``; the page is :mod:`sim.app`).
+"""State and validation of one dashboard session (``gsim viz``; the page is
+:mod:`sim.interfaces.app`).
 
 A :class:`Session` holds what one browser tab has chosen: the scenario file, the
 value of every control (the main policy levers of the parameter registry, the model
@@ -25,11 +26,10 @@ from typing import Any
 import solara
 from mesa.visualization.utils import force_update
 
-from .model import GuaranteeMarket
-from .parameters import REGISTRY, RISK_SHARE_KEYS, Parameter
-from .plots import YI
-from .risk_sharing import PRESETS
-from .scenario import (
+from sim.model import GuaranteeMarket
+from sim.parameters import REGISTRY, RISK_SHARE_KEYS, Parameter
+from sim.risk_sharing import PRESETS
+from sim.scenario import (
     PRESET_KEY,
     Scenario,
     ScenarioError,
@@ -38,6 +38,8 @@ from .scenario import (
     load_scenario,
     scenario_folder,
 )
+
+from .plots import YI
 
 __all__ = [
     "DEFAULTS_LABEL",
@@ -229,7 +231,7 @@ class Session:
         Root seed of the models.
     ensemble : path, optional
         Calibrated ensemble of the band (``gsim calibrate --ensemble``); default
-        :data:`sim.ensemble.DEFAULT_ENSEMBLE`.
+        :data:`sim.experiments.members.DEFAULT_ENSEMBLE`.
     members : int
         Ensemble members the band is computed over.
 
@@ -261,7 +263,7 @@ class Session:
         ensemble: str | os.PathLike | None = None,
         members: int = ENSEMBLE_MEMBERS,
     ):
-        from .ensemble import DEFAULT_ENSEMBLE
+        from sim.experiments.members import DEFAULT_ENSEMBLE
 
         self.ensemble = Path(DEFAULT_ENSEMBLE if ensemble is None else ensemble)
         self.members = members
@@ -404,8 +406,8 @@ class Session:
     def compute_bands(self) -> bool:
         """Run :attr:`scenario` once for each ensemble member (common random numbers,
         :func:`sim.experiments.run_ensemble`) and keep the runs' ``timeseries``."""
-        from .ensemble import EnsembleError, read_members
-        from .experiments import run_ensemble
+        from sim.experiments.members import EnsembleError, read_members
+        from sim.experiments.replications import run_ensemble
 
         t0 = time.perf_counter()
         try:

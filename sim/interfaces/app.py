@@ -1,11 +1,11 @@
 """The interactive dashboard (``gsim viz``): a Mesa SolaraViz page.
 
 Mesa's :func:`~mesa.visualization.SolaraViz` gives the Step, ▶/❚❚ and Reset controls
-and the grid of plot components (:func:`sim.plots.horizon_panel`); the sidebar below
+and the grid of plot components (:func:`sim.interfaces.plots.horizon_panel`); the sidebar below
 holds the scenario picker, model size and seed, and a control per main policy lever,
 shock parameter and compensation-fund budget, generated from the parameter registry.
-The session state and validation are :class:`sim.dashboard_session.Session`; the
-server is :func:`sim.dashboard_server.main` (``gsim viz [--scenario FILE] [--port P]``).
+The session state and validation are :class:`sim.interfaces.dashboard_session.Session`; the
+server is :func:`sim.interfaces.dashboard_server.main` (``gsim viz [--scenario FILE] [--port P]``).
 """
 
 from __future__ import annotations
@@ -17,19 +17,20 @@ import solara
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
+from sim.outcome_registry import OUTCOMES
+from sim.parameters import REGISTRY, RISK_SHARE_KEYS, SECTORS
+from sim.scenario import show
+
 from . import dashboard_session as ds
 from .dashboard_session import SCENARIO_GROUP, Session
-from .outcome_registry import OUTCOMES
-from .parameters import REGISTRY, RISK_SHARE_KEYS, SECTORS
 from .plots import PARTIES, YI, horizon_panel
-from .scenario import show
 
 __all__ = ["PLOTS", "SCENARIO_ENV", "Dashboard", "Page", "caption", "css_class", "make_figure"]
 
-#: Environment variable through which :func:`sim.dashboard_server.main` tells the server's
-#: pages the starting scenario.
+#: Environment variable through which :func:`sim.interfaces.dashboard_server.main` tells
+#: the server's pages the starting scenario.
 SCENARIO_ENV = "GSIM_VIZ_SCENARIO"
-#: The plots: arguments of :func:`sim.plots.horizon_panel`; ``lever``: a parameter drawn
+#: The plots: arguments of :func:`sim.interfaces.plots.horizon_panel`; ``lever``: a parameter drawn
 #: as a constant line. Captions show the latest month (sums since month 1 if cumulative).
 PLOTS: dict[str, dict] = {
     "lending": {"title": "New lending by channel", "ylabel": "New lending per month",

@@ -45,7 +45,7 @@ def _scale_unit(o: str) -> tuple[float, str]:
 
 def design_table(sweep) -> pd.DataFrame:
     """The varied parameters: range, value in the base scenario, unit, measure, source."""
-    from .parameters import parameters
+    from sim.parameters import parameters
 
     registry = parameters()
     rows = [
@@ -155,7 +155,7 @@ class SobolReport:
         mean in ten equal-width bins and Spearman's rho."""
         from scipy import stats
 
-        from .parameters import parameters
+        from sim.parameters import parameters
 
         registry = parameters()
         show, names = self.main, self.names

@@ -7,7 +7,7 @@ al. 2015), as ``docs/calibration.md`` describes:
 
 1. *Wave 1*: a Latin hypercube over the prior box of the calibrated parameters θ (each
    dimension on the unit scale of its prior's quantile function), every point run with
-   stratified replications (``sim.calibration.yearly_estimates``).
+   stratified replications (``sim.experiments.calibration.yearly_estimates``).
 2. One **emulator** per target: a linear regression on θ plus a Gaussian process on its
    residuals (``sklearn``: Matérn 5/2 with one length scale per input; the Monte-Carlo
    variance of each point's estimate as its known noise). Checked by exact leave-one-out.
@@ -45,9 +45,7 @@ member: the ensemble then carries both kinds of uncertainty into projections
 
 from __future__ import annotations
 
-import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,11 +53,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .adoption import Adoption
+from sim.parameters import REGISTRY
+from sim.priors import Prior, uniform
+from sim.scenario import Scenario, load_scenario
+
 from .calibration import FREE_PARAMETERS, TARGETS, _split, yearly_estimates_many
-from .parameters import REGISTRY
-from .priors import Prior, uniform
-from .scenario import Scenario, load_scenario, packaged_scenarios
+from .emulation import Emulator, sample_region
 from .targets import Targets
 
 __all__ = [
@@ -70,20 +69,11 @@ __all__ = [
     "Emulator",
     "HistoryMatch",
     "history_match",
-    "member_overrides",
-    "load_ensemble",
-    "read_members",
-    "EnsembleError",
     "write_ensemble",
     "ensemble_report",
-    "DEFAULT_ENSEMBLE",
-    "ensemble_baseline",
     "sample_region",
 ]
 
-#: The ensemble of the pre-2022 baseline (installed with gsim, see
-#: :func:`sim.scenario.packaged_scenarios`).
-DEFAULT_ENSEMBLE = packaged_scenarios() / "ensembles/baseline_2021.parquet"
 
 #: Strengths without a measure, or of a measure but acting before 2022, that the 2021
 #: figures inform: history-matched with the calibrated parameters, over their priors.
@@ -155,52 +145,6 @@ def projection_dimensions() -> list[Dimension]:
         and p.kind in ("float", "int")
         and k not in taken
     ]
-
-
-# ------------------------------------------------------------------------- emulator
-class Emulator:
-    """Linear regression plus a Gaussian process on its residuals, for one output.
-
-    Inputs are unit-scale coordinates; ``noise`` is each training point's known
-    Monte-Carlo variance (the GP's ``alpha``), so predictions are of the *mean* output.
-    """
-
-    def __init__(self, x: np.ndarray, y: np.ndarray, noise: np.ndarray, seed: int = 0):
-        from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import ConstantKernel, Matern
-
-        self.x = np.asarray(x, float)
-        y = np.asarray(y, float)
-        design = np.column_stack([np.ones(len(x)), self.x])
-        self.beta, *_ = np.linalg.lstsq(design, y, rcond=None)
-        resid = y - design @ self.beta
-        self.scale = float(resid.std()) or 1.0
-        d = self.x.shape[1]
-        kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(
-            length_scale=np.full(d, 0.5), length_scale_bounds=(1e-2, 1e2), nu=2.5
-        )
-        alpha = np.maximum(np.asarray(noise, float) / self.scale**2, 1e-8)
-        self.gp = GaussianProcessRegressor(
-            kernel, alpha=alpha, normalize_y=False, n_restarts_optimizer=1, random_state=seed
-        )
-        with warnings.catch_warnings():  # length scales at their bounds: flat directions
-            warnings.simplefilter("ignore")
-            self.gp.fit(self.x, resid / self.scale)
-        self.y = y
-
-    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and variance of the mean output at ``x``."""
-        x = np.asarray(x, float)
-        mean, std = self.gp.predict(x, return_std=True)
-        lin = np.column_stack([np.ones(len(x)), x]) @ self.beta
-        return lin + mean * self.scale, (std * self.scale) ** 2
-
-    def loo_standardised_errors(self) -> np.ndarray:
-        """Exact leave-one-out standardised errors of the GP (hyperparameters fixed):
-        ``r_i = [K^-1 y]_i / sqrt([K^-1]_ii)`` (Rasmussen & Williams 2006, §5.4.2)."""
-        kinv = np.linalg.inv(self.gp.kernel_(self.x) + np.diag(np.atleast_1d(self.gp.alpha)))
-        a = kinv @ self.gp.y_train_
-        return a / np.sqrt(np.diag(kinv))
 
 
 # ------------------------------------------------------------------ history matching
@@ -301,46 +245,6 @@ def implausibility(targets: Targets, mean: np.ndarray, var: np.ndarray) -> np.nd
     return np.where(np.isfinite(out), out, np.inf)
 
 
-def sample_region(
-    starts: np.ndarray, inside: Callable[[np.ndarray], np.ndarray], steps: int, rng
-) -> tuple[np.ndarray, float]:
-    """Draw points uniformly over a region of the unit box by random-walk Metropolis.
-
-    One chain per row of ``starts`` (points inside the region). On the unit scale of the
-    priors' quantile functions the prior is uniform, so the target density is constant on
-    the region and a move is accepted exactly when it stays inside; proposals are
-    Gaussian steps of a quarter of the starts' spread in each dimension, reflected at the
-    box's faces (a symmetric proposal, so the chain leaves the uniform distribution
-    invariant).
-
-    Parameters
-    ----------
-    starts : ndarray, shape (chains, d)
-    inside : callable
-        ``inside(u)`` -> bool array: which rows of ``u`` are in the region.
-    steps : int
-        Moves per chain.
-    rng : numpy.random.Generator
-
-    Returns
-    -------
-    states : ndarray, shape (chains, d)
-        Each chain's last state.
-    acceptance : float
-        The share of moves accepted.
-    """
-    x = np.array(starts, float)
-    step = np.maximum(0.25 * (x.std(axis=0) if len(x) > 1 else 0.1), 0.005)
-    moved = 0
-    for _ in range(steps):
-        prop = np.abs(x + rng.normal(size=x.shape) * step)
-        prop = np.where(prop > 1.0, 2.0 - prop, prop)
-        ok = inside(prop)
-        x[ok] = prop[ok]
-        moved += int(ok.sum())
-    return x, moved / max(steps * len(x), 1)
-
-
 def history_match(
     scenario_path="scenarios/baseline_2021.toml",
     *,
@@ -389,7 +293,7 @@ def history_match(
     """
     from scipy.stats import qmc
 
-    from .experiments import make_executor
+    from .replications import make_executor
 
     dims = calibration_dimensions() if dims is None else dims
     d = len(dims)
@@ -588,7 +492,7 @@ def write_ensemble(result: HistoryMatch, path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .outputs import atomic_path
+    from sim.outputs import atomic_path
 
     table = pa.Table.from_pandas(result.members, preserve_index=False)
     meta = dict(table.schema.metadata or {})
@@ -615,7 +519,7 @@ def ensemble_record(result: HistoryMatch) -> dict:
 def ensemble_report(result: HistoryMatch, command: str, targets: Targets = TARGETS) -> str:
     """Markdown record: settings, waves, and the fitted-vs-target table at the ensemble's
     median with its 5-95% band."""
-    from .outcome_registry import format_outcome as _fmt
+    from sim.outcome_registry import format_outcome as _fmt
 
     st = result.settings
     lines = [
@@ -687,119 +591,4 @@ def constraint(members: pd.DataFrame) -> dict[Dimension, float]:
         if d.key in members:
             lo, hi = np.quantile(members[d.key].to_numpy(float), [0.05, 0.95])
             out[d] = float(min((d.prior.cdf(hi) - d.prior.cdf(lo)) / 0.9, 1.0))
-    return out
-
-
-# ----------------------------------------------------------------------- projections
-class EnsembleError(ValueError):
-    """An ensemble file is unusable (one line, exit code 2)."""
-
-
-def read_members(path=None, members: int | None = None) -> pd.DataFrame:
-    """The first ``members`` members of an ensemble file (all by default), checked.
-
-    Every column must be a registry key (``key[i]`` for a list element) or ``weight``, with
-    finite values inside the parameter's allowed range.
-
-    Raises
-    ------
-    EnsembleError
-        One line naming the file, the column and what is allowed.
-    """
-    from .parameters import check_value
-    from .scenario import file_problem
-
-    path = Path(DEFAULT_ENSEMBLE if path is None else path)
-    problem = file_problem(path)
-    if problem:
-        raise EnsembleError(f"{path}: {problem}")
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
-        raise EnsembleError(f"{path}: not a Parquet ensemble file ({type(exc).__name__})") from None
-    if frame.empty:
-        raise EnsembleError(f"{path}: no members")
-    for col in frame.columns:
-        if col == "weight":
-            continue
-        name, idx = _split(col)
-        p = REGISTRY.get(name)
-        if p is None or (idx is not None and p.kind != "floats"):
-            raise EnsembleError(f"{path}: column {col!r}: not a registry parameter")
-        for v in frame[col].to_numpy():
-            if idx is not None:
-                ok = np.isfinite(v) and (p.low is None or v >= p.low)
-                ok = ok and (p.high is None or v <= p.high)
-                err = None if ok else "out of range"
-            else:
-                value = int(v) if p.kind == "int" else float(v)
-                _, err = check_value(p, value)
-            if err:
-                raise EnsembleError(f"{path}: column {col!r} = {v!r}: {err}")
-    out = frame if members is None else frame.head(members).copy()
-    out.attrs["baseline"] = ensemble_baseline(path)
-    return out
-
-
-def ensemble_baseline(path) -> str | None:
-    """The baseline scenario file an ensemble was calibrated from, or None.
-
-    Read from the file's record (``settings.scenario``); a relative path is looked up from
-    the working directory, then from each folder above the ensemble file (the record of
-    ``scenarios/ensembles/baseline_2021.parquet`` names ``scenarios/baseline_2021.toml``).
-    """
-    import json
-
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    try:
-        meta = pq.read_schema(path).metadata or {}
-        recorded = json.loads(meta[b"gsim.ensemble"])["settings"]["scenario"]
-    except Exception:  # noqa: BLE001 - an ensemble without a record has no baseline
-        return None
-    recorded = Path(recorded)
-    for folder in (Path.cwd(), *path.resolve().parents):
-        candidate = recorded if recorded.is_absolute() else folder / recorded
-        if candidate.is_file():
-            return str(candidate)
-    return None
-
-
-def load_ensemble(path=None, members: int | None = None) -> pd.DataFrame:
-    """The first ``members`` rows of an ensemble file (all by default)."""
-    return read_members(path, members)
-
-
-def member_overrides(member: dict, scenario: Scenario, base: Scenario) -> dict:
-    """The overrides that apply one ensemble member to ``scenario``.
-
-    A member carries calibrated parameters and strengths. A value applies:
-
-    - for a strength of a measure that the 2021 figures cannot inform: when ``scenario``
-      adopts that measure (its own value, the centre of the prior, is replaced by the
-      member's draw);
-    - for anything else: when ``scenario`` keeps the value of ``base`` (the ensemble's
-      baseline), i.e. it does not set its own (a scenario that sets a policy value, such
-      as measure 6's lower counter-guarantee, keeps it).
-    """
-    adopted = Adoption(scenario.values).measures
-    projection = {d.key for d in projection_dimensions()}
-    members_by_key: dict[str, list] = {}
-    out: dict = {}
-    for key, value in member.items():
-        if key == "weight" or (isinstance(value, float) and math.isnan(value)):
-            continue
-        name, idx = _split(key)
-        p = REGISTRY[name]
-        if key in projection and p.measure is not None:
-            if p.measure not in adopted:
-                continue
-        elif scenario[name] != base[name]:
-            continue
-        if idx is None:
-            out[name] = int(value) if p.kind == "int" else float(value)
-        else:
-            members_by_key.setdefault(name, list(scenario[name]))[idx] = float(value)
-    out.update(members_by_key)
     return out

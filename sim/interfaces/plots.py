@@ -15,8 +15,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .outcome_registry import DISPLAYS, OUTCOMES, axis_label
-from .outputs import atomic_path
+from sim.outcome_registry import DISPLAYS, OUTCOMES, axis_label
+from sim.outputs import save_figure as save
 
 __all__ = [
     "lending_by_channel",
@@ -198,7 +198,8 @@ def difference_bands(summary: pd.DataFrame, outcomes: dict | None = None):
     """Paired differences to the first scenario over an ensemble: for every other scenario,
     the median and the 5-95% band over (member, replication) pairs, one panel per outcome.
 
-    Parameter and stochastic uncertainty together (:func:`sim.experiments.ensemble_bands`);
+    Parameter and stochastic uncertainty together
+    (:func:`sim.experiments.replications.ensemble_bands`);
     the thick segment is the 25-75% band of the members' own means (parameter uncertainty
     at the replications' average).
 
@@ -209,7 +210,7 @@ def difference_bands(summary: pd.DataFrame, outcomes: dict | None = None):
     outcomes : dict, optional
         ``{outcome: (label, scale)}`` (default :data:`BAND_OUTCOMES`).
     """
-    from .experiments import ensemble_bands
+    from sim.experiments.replications import ensemble_bands
 
     outcomes = BAND_OUTCOMES if outcomes is None else outcomes
     names = _scenarios(summary)
@@ -337,14 +338,6 @@ def horizon_panel(
     if handles:
         ax.legend(handles=handles, fontsize="small", frameon=False, loc="best")
     return fig
-
-
-def save(fig, path) -> Path:
-    """Save a figure as PNG atomically and close it."""
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    return path
 
 
 def comparison_figures(summary: pd.DataFrame, ts: pd.DataFrame, out_dir) -> list[Path]:

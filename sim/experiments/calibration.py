@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .outcome_registry import format_outcome
-from .parameters import REGISTRY
-from .scenario import Scenario, load_scenario
+from sim.outcome_registry import format_outcome
+from sim.parameters import REGISTRY
+from sim.scenario import Scenario, load_scenario
+
 from .targets import Target, Targets, load_targets
 
 __all__ = [
@@ -121,7 +122,7 @@ def evaluate(
 ) -> dict[str, float]:
     """Estimate of each target over ``replications`` runs, keyed by the target's name.
 
-    The runs follow the targets' layout (:class:`~sim.targets.Targets`: they start in
+    The runs follow the targets' layout (:class:`~sim.experiments.targets.Targets`: they start in
     January of the start year and report the target years), and each target is estimated
     on its own year. The systematic factor is stratified: run ``k`` holds the yearly factor
     at the quantile ``(k + 1/2) / replications`` (``credit.systematic_quantile``), so the
@@ -148,7 +149,7 @@ def yearly_estimates_many(
     ``progress`` is called with 1 after each finished run."""
     import pandas as pd
 
-    from .experiments import yearly_each
+    from .replications import yearly_each
 
     runs = []
     for sc in scenarios:
@@ -263,7 +264,7 @@ def calibrate(
         Size, replications per evaluation and root seed (fixed: common random
         numbers across evaluations).
     targets : Targets
-        The targets (:func:`sim.targets.load_targets`); they also set the runs' layout
+        The targets (:func:`sim.experiments.targets.load_targets`); they also set the runs' layout
         (start year, burn-in to the first target year, horizon to the last).
     max_evaluations : int
         Budget of objective evaluations (the search stops at the budget and returns
@@ -308,7 +309,7 @@ def calibrate(
             progress(count, value)
         return res
 
-    from .experiments import make_executor
+    from .replications import make_executor
 
     with make_executor(workers) as executor:  # one pool for the whole calibration
         converged, message = _search(residuals, y0, method, step, max_evaluations)
@@ -372,7 +373,7 @@ def write_baseline_block(path, result: CalibrationResult) -> None:
         text = pre + block + post
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
-    from .outputs import atomic_path
+    from sim.outputs import atomic_path
 
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

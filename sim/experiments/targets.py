@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .outcomes import SUMMARY_FIELDS
-from .scenario import ScenarioError, file_problem, packaged_scenarios, read_toml, show
+from sim.outcomes import SUMMARY_FIELDS
+from sim.scenario import ScenarioError, file_problem, packaged_scenarios, read_toml, show
 
 __all__ = ["Target", "Targets", "TargetsError", "load_targets", "DEFAULT_TARGETS"]
 

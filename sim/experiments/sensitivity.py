@@ -153,8 +153,8 @@ def write_sensitivity(table: pd.DataFrame, folder) -> list[Path]:
         ``sensitivity.parquet`` (with the columns' units), ``sensitivity.csv`` and
         ``sensitivity.png`` (:func:`sensitivity_figure`), each written atomically.
     """
-    from .outputs import atomic_path, write_parquet
-    from .plots import save
+    from sim.outputs import atomic_path, write_parquet
+    from sim.outputs import save_figure as save
 
     paths = [Path(folder) / name for name in SENSITIVITY_FILES]
     write_parquet(table, paths[0])

@@ -15,9 +15,9 @@ documentation cannot drift from it unnoticed. The outcome table of ``docs/ODD.md
 (``<!-- outcome-table:start -->`` ... ``<!-- outcome-table:end -->``) is rendered the
 same way from :data:`sim.outcome_registry.OUTCOMES` (:func:`outcome_table`)::
 
-    python -m sim.documentation                 # rewrite docs/ODD.md and docs/calibration.md
-    python -m sim.documentation --check         # exit 1 if a table is stale
-    python -m sim.documentation docs/ODD.md     # one file
+    python -m sim.interfaces.documentation               # rewrite docs/ODD.md, docs/calibration.md
+    python -m sim.interfaces.documentation --check       # exit 1 if a table is stale
+    python -m sim.interfaces.documentation docs/ODD.md   # one file
 
 This module imports nothing from the package but :mod:`sim.parameters`,
 :mod:`sim.outcome_registry` (which imports nothing) and :mod:`sim.outputs` (which imports
@@ -31,9 +31,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .outcome_registry import OUTCOMES, Outcome
-from .outputs import atomic_path
-from .parameters import REGISTRY, Parameter
+from sim.outcome_registry import OUTCOMES, Outcome
+from sim.outputs import atomic_path
+from sim.parameters import REGISTRY, Parameter
 
 __all__ = [
     "TABLE_START",
@@ -471,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         lacks the markers. Each outcome prints one line.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m sim.documentation",
+        prog="python -m sim.interfaces.documentation",
         description="Regenerate (or check) the tables generated from the parameter and "
         f"outcome registries: the parameter table ({TABLE_START}), the evidence table "
         f"({EVIDENCE_START}), the list of assumptions ({ASSUMPTIONS_START}) and the outcome "
@@ -507,7 +507,7 @@ def _one(path: Path, check: bool) -> int:
             print(
                 f"{path}: generated tables are out of date with the registries "
                 "(sim.parameters.REGISTRY, sim.outcome_registry.OUTCOMES); "
-                f"run: python -m sim.documentation {path}",
+                f"run: python -m sim.interfaces.documentation {path}",
                 file=sys.stderr,
             )
             return EXIT_STALE

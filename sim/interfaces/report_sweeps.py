@@ -4,8 +4,8 @@
 ``government.fee_subsidy_rate`` (``risk_share_fee_grid.toml``); :func:`lever_variants` and
 :func:`variant_table` run the two levers over the calibrated ensemble; the sweep helpers
 (:func:`grid_values`, :func:`require_complete`, :func:`describe_sweep`) serve notebook 03
-(:mod:`sim.report_sobol`) too. Money is shown in 亿元 (100 million yuan), rates in %;
-intervals are Student-t 95% intervals over replications (:func:`sim.report.t_interval`).
+(:mod:`sim.interfaces.report_sobol`) too. Money is shown in 亿元 (100 million yuan), rates in %;
+intervals are Student-t 95% intervals over replications (:func:`sim.interfaces.report.t_interval`).
 """
 
 from __future__ import annotations
@@ -383,7 +383,7 @@ class GridReport:
 def lever_variants(base, n_smes: int, horizon: int) -> list:
     """The package (``base``'s file at this size), the package with the bank retaining no
     risk (the guarantor takes its share) and the package without the fee subsidy."""
-    from .scenario import load_scenario
+    from sim.scenario import load_scenario
 
     pkg = load_scenario(base.path, overrides={"run.n_smes": n_smes, "run.horizon": horizon})
     no_bank = {BANK: 0.0, "guarantor.share": pkg["guarantor.share"] + pkg[BANK]}
@@ -418,7 +418,7 @@ def variant_table(bands: pd.DataFrame, variants) -> pd.DataFrame:
 
 def band_outcomes() -> dict:
     """``{outcome: (label, scale)}`` of :data:`GRID_OUTCOMES` for
-    :func:`sim.plots.difference_bands`."""
+    :func:`sim.interfaces.plots.difference_bands`."""
     return {o: (f"{t} ({u})", s) for o, (t, u, s) in GRID_OUTCOMES.items()}
 
 

@@ -3,11 +3,12 @@
 The notebooks hold parameters, a few calls and prose; what they draw and tabulate comes
 from the package: this module (output folder, figure style and saving, party colours,
 Student-t intervals, tables with units, the footer that records what ran),
-:mod:`sim.report_package` (notebook 01) and :mod:`sim.report_sweeps` (notebooks 02, 03).
+:mod:`sim.interfaces.report_package` (notebook 01) and
+:mod:`sim.interfaces.report_sweeps` (notebooks 02, 03).
 
 A notebook starts with::
 
-    from sim.report import Report
+    from sim.interfaces.report import Report
     rep = Report("01_beijing_2022_package", OUT_DIR, workers=WORKERS, seed=SEED, ...)
 
 and ends with ``rep.footer()``, which writes ``OUT_DIR/report.json`` (scenario files,
@@ -27,9 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .outcome_registry import DISPLAYS, OUTCOMES, axis_label
+from sim.outcome_registry import DISPLAYS, OUTCOMES, axis_label
+from sim.scenario import packaged_scenarios
+
 from .plots import PARTIES, PARTY_LABELS
-from .scenario import packaged_scenarios
 
 __all__ = [
     "YI",
@@ -61,7 +63,7 @@ STYLE = {
     "axes.spines.right": False,
     "font.size": 10,
 }
-#: Colour of each party that bears credit losses (keys of :data:`sim.plots.PARTIES`).
+#: Colour of each party that bears credit losses (keys of :data:`sim.interfaces.plots.PARTIES`).
 PARTY_COLORS = {
     "bank": "#4C72B0",
     "guarantor": "#DD8452",
@@ -327,7 +329,7 @@ class Report:
 
     def record(self) -> dict:
         """The footer record: notebook, versions, git revision, date, run facts, files."""
-        from .outputs import git_revision, software_versions
+        from sim.outputs import git_revision, software_versions
 
         record = {"notebook": self.name, **software_versions()}
         revision = git_revision()
@@ -341,7 +343,7 @@ class Report:
     def footer(self) -> None:
         """Write the footer record (:meth:`record`) to :data:`RECORD_NAME` in the output
         folder and show it as the report's footer (:func:`footer_html`)."""
-        from .outputs import write_json
+        from sim.outputs import write_json
 
         record = self.record()
         write_json(record, self.out / RECORD_NAME)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .outcomes import SUMMARY_FIELDS
-from .scenario import Scenario, load_scenario
+from sim.outcomes import SUMMARY_FIELDS
+from sim.scenario import Scenario, load_scenario
 
 __all__ = [
     "replication_seed",
@@ -66,7 +66,7 @@ def run_replication(
     ``replication``, ``seed``, the overridden parameters and the outcomes of
     :data:`sim.SUMMARY_FIELDS`.
     """
-    from .model import GuaranteeMarket
+    from sim.model import GuaranteeMarket
 
     model = GuaranteeMarket(scenario, rng=replication_seed(seed, replication))
     model.run()
@@ -113,7 +113,7 @@ def _task(args):
 
 def _yearly_task(args):
     """One run's outcomes year by year, computed in the worker (only they travel back)."""
-    from .outcomes import yearly_outcomes
+    from sim.outcomes import yearly_outcomes
 
     scenario, seed, rep = args
     _, ts = run_replication(scenario, seed, rep, timeseries=True)
@@ -247,7 +247,7 @@ def summary_by_year(timeseries: pd.DataFrame) -> pd.DataFrame:
         ``year`` and the outcomes of :data:`sim.SUMMARY_FIELDS` for that year
         (:func:`sim.outcomes.yearly_outcomes`).
     """
-    from .outcomes import yearly_outcomes
+    from sim.outcomes import yearly_outcomes
 
     parts = []
     for (name, rep), frame in timeseries.groupby(["scenario", "replication"], sort=False):
@@ -510,8 +510,8 @@ def run_ensemble(
     """Run every scenario for every ensemble member, ``replications`` times each.
 
     Member ``m``'s parameter set is applied to each scenario by
-    :func:`sim.ensemble.member_overrides` (calibrated values where the scenario keeps the
-    baseline's, measure strengths where it adopts the measure). Replication ``k`` uses
+    :func:`sim.experiments.members.member_overrides` (calibrated values where the scenario
+    keeps the baseline's, measure strengths where it adopts the measure). Replication ``k`` uses
     :func:`replication_seed` ``(seed, k)`` for every member and scenario: common random
     numbers across scenarios and across members, so a difference between members is
     parameter, not noise.
@@ -521,11 +521,11 @@ def run_ensemble(
     base : Scenario, optional
         The ensemble's baseline: a calibrated value applies to a scenario that keeps the
         baseline's value. Default: the scenario file the ensemble was calibrated from (its
-        record, :func:`sim.ensemble.ensemble_baseline`), else the first scenario.
+        record, :func:`sim.experiments.members.ensemble_baseline`), else the first scenario.
     """
     from dataclasses import replace
 
-    from .ensemble import load_ensemble, member_overrides
+    from .members import load_ensemble, member_overrides
 
     frame = ensemble if isinstance(ensemble, pd.DataFrame) else load_ensemble(ensemble)
     if members is not None:

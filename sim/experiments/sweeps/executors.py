@@ -1,0 +1,320 @@
+"""Running a sweep's runs: the run options (``workers``, ``scheduler``), the executor
+(in-process, a local process pool, a Dask client) and :func:`execute`, which writes each
+finished run as it comes."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .runs import RunSpec, _base_row, _finished_ok, _run_path, _write_run
+
+
+# ============================================================================ options
+class SweepOptionError(ValueError):
+    """An option of :meth:`Sweep.run` is invalid (``workers``, ``scheduler``, ``resume``
+    without ``out``), or the scheduler cannot be reached: one line, exit code 2 in the
+    command line."""
+
+
+#: Schemes of a Dask scheduler address that ``scheduler`` (``--scheduler``) accepts.
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss")
+
+
+def default_workers() -> int:
+    """Local workers of a sweep by default: the CPUs this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def check_scheduler(address: str) -> str:
+    """Parse a Dask scheduler address: ``SCHEME://HOST:PORT``, or ``HOST:PORT`` for tcp.
+
+    Returns
+    -------
+    str
+        The address with its scheme, without a trailing ``/``.
+
+    Raises
+    ------
+    SweepOptionError
+        One line naming the address and the allowed form.
+    """
+    from urllib.parse import urlsplit
+
+    allowed = (
+        "expected a Dask scheduler address SCHEME://HOST:PORT with SCHEME one of "
+        + ", ".join(SCHEDULER_SCHEMES)
+        + ", e.g. tcp://127.0.0.1:8786"
+    )
+    text = address.strip()
+    if "://" not in text:
+        text = "tcp://" + text
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (
+        parts is None
+        or not text.isprintable()
+        or parts.scheme not in SCHEDULER_SCHEMES
+        or not parts.hostname
+        or not re.fullmatch(r"[A-Za-z0-9._:%-]+", parts.hostname)
+        or port is None
+        or not 1 <= port <= 65535
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise SweepOptionError(f"--scheduler {address!r}: {allowed}")
+    return text.rstrip("/")
+
+
+def check_run_options(workers: int | None, scheduler: str | None) -> str | None:
+    """Check the executor options of :meth:`Sweep.run` before anything is made.
+
+    Returns
+    -------
+    str or None
+        The parsed scheduler address (:func:`check_scheduler`).
+
+    Raises
+    ------
+    SweepOptionError
+        A bad address, ``workers`` not a positive integer, or both given.
+    """
+    if scheduler is not None:
+        scheduler = check_scheduler(scheduler)
+        if workers:
+            raise SweepOptionError("--workers and --scheduler exclude each other")
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise SweepOptionError(
+            f"--workers {workers!r}: expected a positive integer (None: every CPU)"
+        )
+    return scheduler
+
+
+def _progress_bar(progress, total: int, desc: str):
+    """A tqdm bar on stderr for ``progress=True`` (shown only on a terminal), else None."""
+    if progress is not True:
+        return None
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="run", disable=None, file=sys.stderr)
+
+
+def _progress_callback(progress, bar) -> Callable[[bool], None] | None:
+    """What :func:`execute` calls after each run: the bar's update, or the user's callable."""
+    if bar is None:
+        return progress if callable(progress) else None
+    failures = 0
+
+    def update(ok: bool) -> None:
+        nonlocal failures
+        failures += not ok
+        bar.update(1)
+        bar.set_postfix(failed=failures)
+
+    return update
+
+
+class SweepExecutor:
+    """The executor a sweep runs on, rebuildable after a worker process dies.
+
+    Parameters
+    ----------
+    workers : int
+        Local workers: 1 runs in this process, more a local process pool.
+    scheduler : str, optional
+        A Dask scheduler's address (``tcp://HOST:PORT``, see :func:`check_scheduler`);
+        it must answer (checked fast, before the Dask client's own 20 s timeout).
+
+    Attributes
+    ----------
+    executor : concurrent.futures.Executor
+        In-process (one worker), a local process pool, or a Dask client's executor.
+    workers : int
+        Number of workers (for the submission window).
+
+    Raises
+    ------
+    SweepOptionError
+        The ``dask`` extra is missing, or the scheduler cannot be reached.
+    """
+
+    def __init__(self, workers: int = 1, scheduler: str | None = None):
+        self.client = None
+        if scheduler:
+            self.client = _dask_client(check_scheduler(scheduler))
+            self.workers = len(self.client.scheduler_info().get("workers", {})) or 1
+        else:
+            self.workers = max(1, workers)
+        self.executor = self._new()
+
+    def _new(self) -> cf.Executor:
+        if self.client is not None:
+            return self.client.get_executor()
+        from ..replications import make_executor
+
+        return make_executor(self.workers)
+
+    def rebuild(self) -> cf.Executor:
+        """Replace a broken executor (a worker process died) with a fresh one."""
+        if self.client is None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._new()
+        return self.executor
+
+    def close(self) -> None:
+        """Shut the executor down (and close the Dask client); a second call does nothing."""
+        if self.executor is None:
+            return
+        if self.client is not None:
+            self.executor.shutdown(wait=True)  # Dask's executor has no cancel_futures
+            self.client.close()
+        else:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+        self.executor = None
+
+
+def _dask_client(scheduler: str):
+    """A Dask client of ``scheduler``; :class:`SweepOptionError` if it does not answer."""
+    import importlib.util
+    import socket
+    from urllib.parse import urlsplit
+
+    if importlib.util.find_spec("distributed") is None:
+        raise SweepOptionError(
+            f"--scheduler {scheduler}: needs the dask extra (pip install -e '.[dask]')"
+        )
+    parts = urlsplit(scheduler)
+    try:  # fail fast (a refused connection) before the client's own 20 s timeout
+        socket.create_connection((parts.hostname, parts.port), timeout=10).close()
+    except OSError as exc:
+        raise SweepOptionError(
+            f"--scheduler {scheduler}: cannot connect: {exc.strerror or exc}; expected "
+            "the address of a running Dask scheduler (dask scheduler)"
+        ) from None
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout="20s")
+    except (OSError, ValueError) as exc:
+        raise SweepOptionError(
+            f"--scheduler {scheduler}: cannot connect: {exc}; expected the address of a "
+            "running Dask scheduler (dask scheduler)"
+        ) from None
+
+
+def execute(
+    specs: list[RunSpec],
+    task: Callable[[RunSpec], tuple[dict, Any]],
+    out_dir,
+    executor: cf.Executor,
+    *,
+    resume: bool = False,
+    window: int = 2,
+    progress: Callable[[bool], None] | None = None,
+    rebuild: Callable[[], cf.Executor] | None = None,
+) -> dict[str, int]:
+    """Run ``specs`` through ``executor``, writing each finished run atomically.
+
+    Parameters
+    ----------
+    specs : list of RunSpec
+    task : callable
+        ``task(spec) -> (summary_row: dict, timeseries: DataFrame or None)``;
+        must be importable by the workers.
+    out_dir : path
+        Receives ``runs/<run_id>.parquet``.
+    executor : concurrent.futures.Executor
+    resume : bool
+        Skip runs whose file exists and succeeded; leftover temporary files of an
+        interrupted sweep are removed.
+    window : int
+        Runs in flight at a time (at least the number of workers).
+    progress : callable, optional
+        Called with ``ok`` (bool) after each finished run.
+    rebuild : callable, optional
+        Returns a fresh executor after a worker process died (a local process pool
+        breaks as a whole). The runs that were in flight are then retried one at a
+        time, so that only the run that kills its worker is recorded as failed.
+
+    Returns
+    -------
+    dict
+        Counts: ``total``, ``skipped``, ``ok``, ``failed``.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    out = Path(out_dir)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    for stale in (out / "runs").glob(".*.part"):
+        stale.unlink(missing_ok=True)
+    todo = []
+    skipped = 0
+    for spec in specs:
+        if resume and _finished_ok(_run_path(out, spec.run_id)):
+            skipped += 1
+        else:
+            todo.append(spec)
+    counts = {"total": len(specs), "skipped": skipped, "ok": 0, "failed": 0}
+    current = {"executor": executor}
+
+    def record(spec: RunSpec, result=None, error: str | None = None) -> None:
+        base = _base_row(spec)
+        if error is None:
+            row, ts = result
+            row = {**base, **{k: v for k, v in row.items() if k not in base}}
+            row["status"], row["error"] = "ok", ""
+        else:
+            row, ts = {**base, "status": "failed", "error": error}, None
+        _write_run(out, spec, row, ts)
+        counts["ok" if error is None else "failed"] += 1
+        if progress:
+            progress(error is None)
+
+    def drain(queue, size: int) -> list[RunSpec] | None:
+        """Run the queue; return the runs in flight if the pool broke, else None."""
+        pending: dict[cf.Future, RunSpec] = {}
+        while True:
+            while len(pending) < max(1, size):
+                spec = next(queue, None)
+                if spec is None:
+                    break
+                try:
+                    pending[current["executor"].submit(task, spec)] = spec
+                except BrokenProcessPool:
+                    return [*pending.values(), spec]
+            if not pending:
+                return None
+            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    return list(pending.values())
+                except Exception as exc:  # noqa: BLE001 - a failing run is recorded, not fatal
+                    record(pending.pop(fut), error=f"{type(exc).__name__}: {exc}")
+                    continue
+                record(pending.pop(fut), result)
+
+    queue = iter(todo)
+    while (suspects := drain(queue, window)) is not None:
+        if rebuild is None:
+            raise BrokenProcessPool("a worker process died; no executor to rebuild")
+        current["executor"] = rebuild()
+        for spec in suspects:  # one at a time: find the run that kills its worker
+            if drain(iter([spec]), 1) is not None:
+                record(spec, error="BrokenProcessPool: the worker process died during this run")
+                current["executor"] = rebuild()
+    return counts

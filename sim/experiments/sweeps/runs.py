@@ -1,0 +1,131 @@
+"""The runs of a sweep: one per (design point, replication), each with its resolved
+scenario, seed and identifier, and its file ``runs/<run_id>.parquet``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sim.parameters import RISK_SHARE_KEYS
+from sim.scenario import (
+    Scenario,
+)
+
+if TYPE_CHECKING:
+    from .sweep import Sweep
+
+
+def point_values(sweep: Sweep, point: tuple) -> dict[str, Any]:
+    """Overrides of one design point (ints rounded, the balance share filled in)."""
+    out = {}
+    for key, v in zip(sweep.design.names, point, strict=True):
+        out[key] = int(round(v)) if sweep.kinds.get(key) == "int" else v
+    if sweep.balance:
+        others = [k for k in RISK_SHARE_KEYS if k != sweep.balance]
+        total = sum(out.get(k, sweep.base[k]) for k in others)
+        out[sweep.balance] = round(1.0 - total, 12)
+    return out
+
+
+def point_scenario(sweep: Sweep, index: int, point: tuple) -> Scenario:
+    """The resolved scenario of a design point (validated)."""
+    vals = point_values(sweep, point)
+    sc = sweep.base.with_overrides(vals, source=f"{sweep.source} point {index}")
+    from dataclasses import replace
+
+    return replace(sc, name=f"{sweep.name}#{index}")
+
+
+# ============================================================================ runs
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a design point: what a task needs, and its identifier."""
+
+    point: int
+    replication: int
+    seed: int
+    run_id: str
+    values: dict
+    scenario: Scenario | None = None
+
+
+def run_id(payload: dict, seed: int, replication: int) -> str:
+    """Hash of (parameters, seed, replication, model version)."""
+    from sim import __version__
+
+    blob = json.dumps(
+        {"params": payload, "seed": seed, "replication": replication, "version": __version__},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def plan_runs(sweep: Sweep) -> list[RunSpec]:
+    """Every (design point, replication) run of a sweep, in design order."""
+    specs = []
+    for i, point in enumerate(sweep.design.matrix()):
+        sc = point_scenario(sweep, i, point)
+        vals = point_values(sweep, point)
+        for k in range(sweep.replications):
+            rid = run_id(dict(sc.values), sweep.seed, k)
+            specs.append(RunSpec(i, k, sweep.seed, rid, vals, sc))
+    return specs
+
+
+def model_task(spec: RunSpec):
+    """Run the model for one spec; return its summary row and monthly series."""
+    from ..replications import run_replication
+
+    return run_replication(spec.scenario, spec.seed, spec.replication)
+
+
+def _run_path(out: Path, rid: str) -> Path:
+    return out / "runs" / f"{rid}.parquet"
+
+
+def _finished_ok(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except Exception:  # noqa: BLE001 - unreadable means not finished
+        return False
+    row = json.loads(meta.get(b"gsim_summary", b"{}"))
+    return row.get("status") == "ok"
+
+
+def _write_run(out: Path, spec: RunSpec, row: dict, ts) -> None:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sim.outputs import atomic_path, json_default
+
+    if ts is None:
+        ts = pd.DataFrame()
+    table = pa.Table.from_pandas(ts, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"gsim_summary"] = json.dumps(row, default=json_default).encode()
+    table = table.replace_schema_metadata(meta)
+    target = _run_path(out, spec.run_id)
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp)
+
+
+def _base_row(spec: RunSpec) -> dict:
+    """The columns every run's summary row starts with: identifiers and design values
+    (list values comma-joined, as :func:`sim.experiments.replications.run_replication`
+    writes them)."""
+    from ..replications import param_columns
+
+    return {
+        "point": spec.point,
+        "replication": spec.replication,
+        "seed": spec.seed,
+        "run_id": spec.run_id,
+        **param_columns(spec.values),
+    }
