@@ -24,8 +24,8 @@ import ipywidgets as widgets
 import pytest
 import solara
 
-from sim import app, dashboard_server
-from sim import dashboard_session as ds
+from sim.interfaces import app, dashboard_server
+from sim.interfaces import dashboard_session as ds
 from sim.parameters import REGISTRY, RISK_SHARE_KEYS, SECTORS
 from sim.scenario import ScenarioError
 

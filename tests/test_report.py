@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 import sim
-from sim import report
+from sim.interfaces import report
 
 
 @pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
