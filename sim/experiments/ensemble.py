@@ -45,6 +45,7 @@ member: the ensemble then carries both kinds of uncertainty into projections
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -100,6 +101,9 @@ TOLERANCE_SIGMAS = 1.0
 #: Random-walk Metropolis steps per chain when the members are drawn from the tolerance
 #: region (one member per chain: its last state).
 MCMC_STEPS = 200
+#: Widths of the tolerance region tried, in tolerances: the members come from the narrowest
+#: inside which the emulators find points (1: within every tolerance).
+WIDTHS = (1.0, 1.25, 1.5, 2.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,7 @@ class Wave:
     loo_outside: float  # fraction of leave-one-out standardised errors beyond +/-3
     seconds: float
     within_tolerance: float = float("nan")  # fraction of the box inside every tolerance
+    width: float = float("nan")  # the tolerance region's width (in tolerances) after it
 
 
 @dataclass
@@ -218,6 +223,12 @@ def _simulate(base, dims, u, targets, reps, seed, executor, progress=None):
         means.append(m)
         variances.append(v)
     return np.array(means), np.array(variances)
+
+
+def _base_value(base: Scenario, key: str) -> float:
+    """The scenario's value of a dimension (``key[i]``: a list element)."""
+    name, idx = _split(key)
+    return float(base[name] if idx is None else base[name][idx])
 
 
 def theta_overrides(base: Scenario, dims: list[Dimension], x) -> dict:
@@ -347,32 +358,44 @@ def history_match(
             pool = np.vstack([pool, new[ok]])
         return pool, fraction, imax
 
-    def within_tolerance(u: np.ndarray) -> np.ndarray:
-        """Candidates whose emulated mean outcome is within every target's tolerance
-        (under the latest wave's emulators) and that no wave rules out."""
+    def tolerance_score(u: np.ndarray) -> np.ndarray:
+        """How far each candidate's emulated mean is from the targets, in tolerances: the
+        largest over targets of ``max(|E f_k - z_k|, sd f_k) / tolerance_k`` under the
+        latest wave's emulators (the emulator must also be sure to within that width);
+        infinite for a candidate some wave rules out."""
+        score = np.full(len(u), np.inf)
         ok = max_implausibility(u) <= CUTOFF
         if ok.any():
             pred = [e.predict(u[ok]) for e in emulators[-1]]
-            mean = np.column_stack([m for m, _ in pred])
-            ok[ok] = np.all(np.abs(mean - z) <= tol, axis=1)
-        return ok
+            gap = np.column_stack(
+                [np.maximum(np.abs(m - zk), np.sqrt(v)) for (m, v), zk in zip(pred, z, strict=True)]
+            )
+            score[ok] = (gap / tol).max(axis=1)
+        return score
 
-    def tolerance_region(n_wanted: int, seeds: np.ndarray) -> np.ndarray:
-        """Points inside the tolerance region: uniform candidates, then rounds of Gaussian
-        perturbations of those found (and of ``seeds``)."""
+    def tolerance_region(n_wanted: int, seeds: np.ndarray) -> tuple[np.ndarray, float]:
+        """Points of the tolerance region and its width: candidates (uniform, then rounds
+        of Gaussian perturbations of the closest found so far and of ``seeds``) scored by
+        :func:`tolerance_score`; the width is the smallest of :data:`WIDTHS` inside which
+        ``n_wanted`` are found (or, failing that, any), ``inf`` when none is."""
         cand = rng.random((candidates, d))
-        pool = cand[within_tolerance(cand)]
+        found, score = cand, tolerance_score(cand)
         for _ in range(5):
-            if len(pool) >= n_wanted:
+            if np.sum(score <= WIDTHS[0]) >= n_wanted:
                 break
-            parents = np.vstack([pool, seeds]) if len(seeds) else pool
+            best = found[np.argsort(score)[:200]][np.isfinite(np.sort(score)[:200])]
+            parents = np.vstack([best, seeds]) if len(seeds) else best
             if len(parents) == 0:
                 break
             sd = np.maximum(0.5 * (parents.std(axis=0) if len(parents) > 1 else 0.1), 0.01)
             pick = parents[rng.integers(len(parents), size=candidates)]
             new = np.clip(pick + rng.normal(size=pick.shape) * sd, 0.0, 1.0)
-            pool = np.vstack([pool, new[within_tolerance(new)]])
-        return pool
+            found, score = np.vstack([found, new]), np.concatenate([score, tolerance_score(new)])
+        for need in (n_wanted, 1):
+            for width in WIDTHS:
+                if np.sum(score <= width) >= need:
+                    return found[score <= width], width
+        return np.empty((0, d)), np.inf
 
     def run_points(stage, u, executor):
         nonlocal runs
@@ -392,8 +415,14 @@ def history_match(
 
     z = np.array([t.value for t in targets])
     tol = np.array([t.tolerance for t in targets])
+    # The scenario's own values (the point calibration's best fit) and a cloud around them
+    # are a tenth of the first design, so the emulators see the region the optimiser found.
+    start = np.clip([d_.prior.cdf(_base_value(base, d_.key)) for d_ in dims], 0.0, 1.0)
+    cloud = np.clip(start + 0.05 * rng.normal(size=(points // 10, d)), 0.0, 1.0)
+    cloud[0] = start
     with make_executor(workers) as executor:
-        design = qmc.LatinHypercube(d=d, seed=rng).random(points)
+        design = qmc.LatinHypercube(d=d, seed=rng).random(points - len(cloud))
+        design = np.vstack([cloud, design])
         for w in range(waves):
             t0 = time.perf_counter()
             means, variances = run_points(f"wave {w + 1}", design, executor)
@@ -411,7 +440,7 @@ def history_match(
                 pool = cand[imax <= np.sort(imax)[min(points, len(imax)) - 1]]
             # Half of the next design inside the tolerance region (where the emulators
             # must be accurate for the members), the rest over the region not ruled out.
-            near = tolerance_region(points // 2, design[within_tolerance(design)])
+            near, width = tolerance_region(points // 2, np.vstack([design, start]))
             record.append(
                 Wave(
                     runs=len(design) * replications,
@@ -419,7 +448,10 @@ def history_match(
                     nonimplausible=fraction,
                     loo_outside=float(np.mean(np.abs(loo) > 3)),
                     seconds=time.perf_counter() - t0,
-                    within_tolerance=float(np.mean(within_tolerance(rng.random((candidates, d))))),
+                    within_tolerance=float(
+                        np.mean(tolerance_score(rng.random((candidates, d))) <= 1.0)
+                    ),
+                    width=width,
                 )
             )
             near = near[rng.permutation(len(near))[: points // 2]]
@@ -427,9 +459,12 @@ def history_match(
         # Members: the prior restricted to the tolerance region, sampled by random-walk
         # Metropolis from points found inside it; each member is then simulated and kept
         # unless its simulated I_max exceeds the cut-off (an emulator error).
-        starts = tolerance_region(accept, design[within_tolerance(design)])
-        inside = within_tolerance
-        if not len(starts):  # no point inside every tolerance: the region not ruled out
+        starts, width = tolerance_region(accept, np.vstack([design, start]))
+
+        def inside(u):
+            return tolerance_score(u) <= width
+
+        if not len(starts):  # no point inside any width: the region not ruled out
             inside = lambda u: max_implausibility(u) <= CUTOFF  # noqa: E731
             starts = seeds if len(seeds) else pool
         chosen = np.empty((0, d))
@@ -471,7 +506,8 @@ def history_match(
             "points": points,
             "accept": accept,
             "final_points": len(design),
-            "region": "tolerance" if inside is within_tolerance else "not ruled out",
+            "region": "not ruled out" if np.isinf(width) else "tolerance",
+            "width": float(width),
             "mcmc_steps": MCMC_STEPS,
             "mcmc_acceptance": float(np.mean(moves)) if moves else float("nan"),
             "min_members": min_members,
@@ -531,8 +567,13 @@ def ensemble_report(result: HistoryMatch, command: str, targets: Targets = TARGE
         f"{st['replications']} stratified runs per point, root seed {st['seed']}; cut-off "
         f"I_max <= {st['cutoff']:g}, model discrepancy {100 * st['discrepancy']:g}% of each "
         f"target; {st['candidates']:,} emulator candidates per wave",
-        f"- members drawn from the {st.get('region', 'not ruled out')} region by random-walk "
-        f"Metropolis ({st.get('mcmc_steps', 0)} steps per chain, "
+        f"- members drawn from the {st.get('region', 'not ruled out')} region"
+        + (
+            f" of width {st['width']:g} tolerance(s)"
+            if math.isfinite(st.get("width", math.inf))
+            else ""
+        )
+        + f" by random-walk Metropolis ({st.get('mcmc_steps', 0)} steps per chain, "
         f"{100 * st.get('mcmc_acceptance', float('nan')):.0f}% of moves accepted), then "
         "simulated",
         f"- {result.runs:,} simulator runs in {result.seconds / 60:.1f} minutes on this "
