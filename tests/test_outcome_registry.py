@@ -229,7 +229,7 @@ def test_figure_labels():
 
 
 def test_plots_take_units_from_the_registry():
-    from sim import plots
+    from sim.interfaces import plots
 
     assert plots.BAND_OUTCOMES["loss_guarantor"] == (
         "Guarantors' credit loss (100 million yuan)",

@@ -64,6 +64,11 @@ EXTRA_MODULES = {
     "interfaces/app.py": "viz",
     "interfaces/dashboard_session.py": "viz",
     "interfaces/dashboard_server.py": "viz",
+    # the report notebooks' helpers show figures and tables through IPython (report extra)
+    "interfaces/report.py": "report",
+    "interfaces/report_package.py": "report",
+    "interfaces/report_sweeps.py": "report",
+    "interfaces/report_sobol.py": "report",
 }
 EXTRA_IMPORTS = {"distributed": "dask"}
 #: Files of scenarios/ the wheel ships (as sim/scenarios/...).
