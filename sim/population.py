@@ -291,11 +291,11 @@ class SMEPopulation:
         The same draws as ``rng.choice(len(shares), size=k, p=shares)``, without
         re-validating the shares at every call: the index is the number of cumulative
         shares at or below the uniform (``cdf.searchsorted(u, side="right")``), counted
-        one share at a time, which for a few categories is several times faster than
-        the binary search.
+        one share at a time, which for a few categories and many draws (the initial
+        sample) is several times faster than the binary search; the same result.
         """
         cdf, u = self.cdf[name], self.rng.random(k)
-        if cdf.size > 64:
+        if cdf.size > 64 or k < 16 * cdf.size:
             return cdf.searchsorted(u, side="right")
         index = np.zeros(k, np.int8)
         below = np.empty(k, bool)
