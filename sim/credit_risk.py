@@ -95,7 +95,23 @@ def annual_rate(defaults, loan_months):
 
 
 def _basel_weight(pd, k):
-    return -np.expm1(-k * np.asarray(pd, dtype=float)) / -np.expm1(-k)
+    """``-expm1(-k pd) / -expm1(-k)`` as a new float array (0-d for a scalar), computed in
+    place in that order (the same values, bit for bit, with no temporaries)."""
+    w = np.array(pd, dtype=float)
+    np.multiply(w, -k, out=w)
+    np.expm1(w, out=w)
+    np.negative(w, out=w)
+    w /= -np.expm1(-k)
+    return w
+
+
+def _mix(w, low, high):
+    """``low w + high (1 - w)``, in place in ``w`` (the same values, bit for bit)."""
+    rest = np.subtract(1.0, w)
+    rest *= high
+    w *= low
+    w += rest
+    return w
 
 
 def basel_corporate_correlation(pd, sales_eur_m=None):
@@ -112,12 +128,17 @@ def basel_corporate_correlation(pd, sales_eur_m=None):
     sales_eur_m : array_like, optional
         Annual sales in EUR million; ``None`` means no size adjustment.
     """
-    w = _basel_weight(pd, 50.0)
-    r = 0.12 * w + 0.24 * (1.0 - w)
+    r = _mix(_basel_weight(pd, 50.0), 0.12, 0.24)
     if sales_eur_m is not None:
-        s = np.clip(np.asarray(sales_eur_m, dtype=float), 5.0, 50.0)
-        r = r - 0.04 * (1.0 - (s - 5.0) / 45.0)
-    return r
+        # r - 0.04 (1 - (S - 5) / 45), in place
+        s = np.array(sales_eur_m, dtype=float)
+        np.clip(s, 5.0, 50.0, out=s)
+        s -= 5.0
+        s /= 45.0
+        np.subtract(1.0, s, out=s)
+        s *= 0.04
+        r -= s
+    return r[()]
 
 
 def basel_retail_correlation(pd):
@@ -125,8 +146,7 @@ def basel_retail_correlation(pd):
 
     ``R = 0.03 w + 0.16 (1 - w)``, ``w = (1 - e^{-35 PD}) / (1 - e^{-35})``.
     """
-    w = _basel_weight(pd, 35.0)
-    return 0.03 * w + 0.16 * (1.0 - w)
+    return _mix(_basel_weight(pd, 35.0), 0.03, 0.16)[()]
 
 
 def vasicek_cdf(x, pd, rho):

@@ -191,13 +191,16 @@ class GuaranteeMarket(LoanBook, mesa.Model):
         self.recovery_due = np.zeros((horizon_buffer, len(accounts)))
         self.tax_relief_due = np.zeros((horizon_buffer, len(accounts)))
 
-        # ---- SMEs: columns, and one Mesa agent per seat
+        # ---- SMEs: columns, and one Mesa agent per seat. The seats' ids are taken now
+        # (the last ones, as if the agents were created here); the agents themselves
+        # when Mesa's agent collections are first read (seat_smes)
         weights = g_equity / g_equity.sum() if g_equity.sum() > 0 else np.full(n_g, 1 / n_g)
         self.smes = SMEPopulation(n, p, weights, streams["population"])
         self.smes.rng = streams["entry"]
         self.first_sme_id = self.agent_id_counter
-        for _ in range(n):
-            SME(self)
+        self.agent_id_counter += n
+        self._unseated_smes = n
+        self._sme_datasets = tuple(SME._datasets)  # Mesa data sets SME(self) would join
 
         # ---- macro state
         self.z = 0.0
@@ -216,6 +219,70 @@ class GuaranteeMarket(LoanBook, mesa.Model):
         self.datacollector = mesa.DataCollector(
             model_reporters={k: partial(_record_value, key=k) for k in MONTHLY_SERIES}
         )
+
+    # ======================================================================
+    # Mesa's agent collections, the SME seats created on first use
+    # ======================================================================
+    _unseated_smes = 0  # SME seats whose ids are taken but whose agents are not made yet
+
+    def seat_smes(self) -> None:
+        """Create the SME agents, one per seat, if they are not there yet.
+
+        Building the model only reserves the seats' ids (``first_sme_id`` onwards, after
+        the institutions'); the agents are made here, all at once (:meth:`SME.seats`),
+        and added to ``agents`` and ``agents_by_type`` as if each had been created by
+        ``SME(model)`` at the end of construction: same ids, same order, the same data
+        sets joined (no ``AGENT_ADDED`` signals: nothing could observe the model while
+        it was being built). Every way Mesa reaches the agents (``agents``,
+        ``agents_by_type``, ``agent_types``, registering or removing an agent,
+        ``remove_all_agents``) calls this first, so a Mesa user sees the seats as
+        always there; the monthly cycle works on the columns and never needs them.
+        """
+        n = self._unseated_smes
+        if not n:
+            return
+        self._unseated_smes = 0
+        seats = SME.seats(self, self.first_sme_id, n)
+        self._all_agents._agents.update(dict.fromkeys(seats))
+        if SME in self._agents_by_type:
+            self._agents_by_type[SME]._agents.update(dict.fromkeys(seats))
+        else:
+            self._agents_by_type[SME] = type(self._all_agents)(seats, random=self.random)
+        for name in self._sme_datasets:
+            dataset = self.data_registry[name]
+            for agent in seats:
+                dataset.add_agent(agent)
+
+    def _seated_agents(self):
+        """All agents of the model, the SME seats included (Mesa's ``Model.agents``)."""
+        self.seat_smes()
+        return self._all_agents
+
+    def _seated_agents_by_type(self):
+        """Agents by type, the SME seats included (Mesa's ``Model.agents_by_type``)."""
+        self.seat_smes()
+        return self._agents_by_type
+
+    def _seated_agent_types(self):
+        """Types of the model's agents, SME included (Mesa's ``Model.agent_types``)."""
+        self.seat_smes()
+        return list(self._agents_by_type.keys())
+
+    agents = mesa.Model.agents.getter(_seated_agents)  # Mesa's setter (refuses) kept
+    agents_by_type = property(_seated_agents_by_type)
+    agent_types = property(_seated_agent_types)
+
+    def register_agent(self, agent) -> None:
+        self.seat_smes()  # new agents come after the seats, as they would have
+        super().register_agent(agent)
+
+    def deregister_agent(self, agent) -> None:
+        self.seat_smes()
+        super().deregister_agent(agent)
+
+    def remove_all_agents(self) -> None:
+        self.seat_smes()
+        super().remove_all_agents()
 
     # ======================================================================
     # The monthly cycle

@@ -49,7 +49,7 @@ def test_timing_wrappers_leave_the_model_unchanged_and_are_removed():
         timed.run()
     np.testing.assert_equal(timed.summary(), plain.summary())  # NaN equals NaN
     # every stage ran (month 12 runs the yearly evaluation) and was timed
-    assert set(seconds) == {f"{cls.__name__}.{name}" for cls, name, _ in profile_step.STAGES}
+    assert set(seconds) == {profile_step.stage_label(c, name) for c, name, _ in profile_step.STAGES}
     assert all(s > 0 for s in seconds.values())
     for (cls, name), original in originals.items():
         assert cls.__dict__[name] is original
@@ -76,3 +76,14 @@ def test_scripts_have_help(module, capsys):
         module.main(["--help"])
     assert exc.value.code == 0
     assert "usage" in capsys.readouterr().out
+
+
+def test_construction_benchmark_writes_its_section(tmp_path):
+    """benchmarks/construction.py measures a small model and writes its section."""
+    import construction
+
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\n## Model step\n\nkept\n")
+    assert construction.main(["--sizes", "2000", "--repeats", "1", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "kept" in text and construction.HEADING in text and "| 2,000 |" in text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import cProfile
+import pickle
 import pstats
 
 import mesa
@@ -112,6 +114,112 @@ def test_institution_equity_is_ledger_balance(ran):
         assert g.liability == ran.guarantor_liability[g.index]
     for b in ran.agents_by_type[Bank]:
         assert b.equity == ran.ledger.balance[b.account]
+
+
+# ============================================================ SME agents made on first use
+def _institutions(model) -> int:
+    return len(model.banks) + len(model.guarantors) + 3  # re-guarantor, fund, government
+
+
+def test_construction_reserves_the_seats_ids_without_making_agents(scenario):
+    """Building the model makes no SME agent, but takes the seats' ids: the next id is
+    the one after the last seat's, as if the seats had been created."""
+    model = sim.GuaranteeMarket(scenario, rng=SEED)
+    n = scenario["run.n_smes"]
+    assert len(model._all_agents) == _institutions(model)  # Mesa's store: no seats yet
+    assert model.first_sme_id == _institutions(model) + 1
+    assert model.agent_id_counter == model.first_sme_id + n
+
+
+def test_seats_appear_on_first_access_with_their_ids_and_rows(scenario):
+    """The first read of model.agents makes the seats: ids first_sme_id onwards, after
+    the institutions' and in order, rows 0..n-1; agent_types and agents_by_type agree."""
+    model = sim.GuaranteeMarket(scenario, rng=SEED)
+    n = scenario["run.n_smes"]
+    agents = list(model.agents)
+    assert [a.unique_id for a in agents] == list(range(1, _institutions(model) + n + 1))
+    smes = agents[_institutions(model) :]
+    assert all(type(a) is SME and a.model is model and a.pos is None for a in smes)
+    assert [a.row for a in smes] == list(range(n))
+    assert vars(smes[0]) == {"model": model, "unique_id": model.first_sme_id, "pos": None}
+    assert model.agent_types == [Bank, Guarantor, Reguarantor, NationalFund, Government, SME]
+    assert list(model.agents_by_type[SME]) == smes
+    assert model.agents is model.agents  # made once
+    assert model.agent_id_counter == model.first_sme_id + n
+
+
+@pytest.mark.parametrize("first", ["agents", "agents_by_type", "agent_types", "new agent"])
+def test_every_way_in_sees_the_seats(scenario, first):
+    """Whichever Mesa path comes first (the collections, or registering a new agent), the
+    seats are there, and an agent created later comes after them."""
+    model = sim.GuaranteeMarket(scenario, rng=SEED)
+    n = scenario["run.n_smes"]
+    if first == "new agent":
+        newcomer = mesa.Agent(model)
+    else:
+        getattr(model, first)
+        newcomer = mesa.Agent(model)
+    assert newcomer.unique_id == model.first_sme_id + n
+    assert list(model.agents)[-1] is newcomer
+    assert len(model.agents_by_type[SME]) == n
+    assert len(model.agents) == _institutions(model) + n + 1
+
+
+def test_removing_agents_before_first_access(scenario):
+    """Removing an institution, or all agents, before the seats were read behaves as if
+    the seats had been there all along."""
+    model = sim.GuaranteeMarket(scenario, rng=SEED)
+    model.banks[0].remove()
+    assert len(model.agents) == _institutions(model) - 1 + scenario["run.n_smes"]
+    model = sim.GuaranteeMarket(scenario, rng=SEED)
+    model.remove_all_agents()
+    assert len(model.agents) == 0
+    assert len(model.agents_by_type[SME]) == 0
+
+
+def test_agentset_do_and_datacollector_agent_reporters(scenario):
+    """AgentSet.do/get and DataCollector agent and agent-type reporters see every seat."""
+    model = sim.GuaranteeMarket(scenario, rng=SEED)
+    n = scenario["run.n_smes"]
+    dc = mesa.DataCollector(
+        agent_reporters={"id": "unique_id"}, agenttype_reporters={SME: {"pd": "pd"}}
+    )
+    dc.collect(model)
+    assert len(dc.get_agent_vars_dataframe()) == _institutions(model) + n
+    pd_by_agent = dc.get_agenttype_vars_dataframe(SME)["pd"].to_numpy()
+    np.testing.assert_array_equal(pd_by_agent, model.smes.pd)
+    assert model.agents_by_type[SME].do("step") is model.agents_by_type[SME]
+    np.testing.assert_array_equal(model.agents_by_type[SME].get("revenue"), model.smes.revenue)
+
+
+@pytest.mark.parametrize("clone", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))])
+def test_copies_made_before_first_access_have_their_own_seats(scenario, clone):
+    """A deep copy or a pickle round trip of a model whose seats were never read makes its
+    own seats, onto its own columns; the original is untouched."""
+    model = sim.GuaranteeMarket(scenario, rng=SEED)
+    twin = clone(model)
+    seats = list(twin.agents_by_type[SME])
+    assert len(seats) == scenario["run.n_smes"]
+    assert all(a.model is twin for a in seats)
+    assert len(model._all_agents) == _institutions(model)
+    twin.smes.revenue[0] = -1.0
+    assert seats[0].revenue == -1.0 and model.smes.revenue[0] != -1.0
+
+
+def test_results_identical_whether_or_not_agents_are_read(scenario):
+    """Reading the SME agents (before, during and after months of entry and exit) does not
+    change a single number of the run."""
+    plain = sim.GuaranteeMarket(scenario, rng=SEED)
+    plain.run()
+    looked = sim.GuaranteeMarket(scenario, rng=SEED)
+    looked.agents_by_type[SME].agg("pd", max)
+    for _ in range(3):
+        looked.step()
+    assert len(looked.agents) == len(plain.agents)
+    looked.run()
+    np.testing.assert_equal(looked.summary(), plain.summary())
+    firm_ids = [a.firm_id for a in looked.agents_by_type[SME]]
+    np.testing.assert_array_equal(firm_ids, plain.smes.firm_id)
 
 
 # ============================================================================ profiling
