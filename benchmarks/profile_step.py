@@ -18,6 +18,7 @@ from pathlib import Path
 
 import sim
 from sim.agents import SME, Bank, Government, Guarantor
+from sim.loan_book import LoanBook
 from sim.model import GuaranteeMarket
 from sim.scenario import load_scenario
 
@@ -36,11 +37,11 @@ STAGES = [
     (SME, "take_up", True),
     (Bank, "pay_for_screening", True),
     (Guarantor, "allocate_capacity", True),
-    (GuaranteeMarket, "book_loans", False),
-    (GuaranteeMarket, "process_defaults", False),
-    (GuaranteeMarket, "accrue_monthly_flows", False),
-    (GuaranteeMarket, "process_maturities", False),
-    (GuaranteeMarket, "process_recoveries", False),
+    (LoanBook, "book_loans", False),
+    (LoanBook, "process_defaults", False),
+    (LoanBook, "accrue_monthly_flows", False),
+    (LoanBook, "process_maturities", False),
+    (LoanBook, "process_recoveries", False),
     (Government, "evaluate_and_inject", False),
     (Government, "supervise", False),
     (GuaranteeMarket, "close_month", False),
