@@ -8,10 +8,11 @@ series); then nanoseconds per SME-month of the whole.
 
 Part 2 takes a grid sweep of ``--runs`` such runs with ``--workers`` workers apart: the
 interpreter with ``import sim.interfaces.cli`` (a fresh process), planning (``load_sweep`` and
-``plan_runs``), pool start-up, the runs (``sim.experiments.sweeps.execute``: workers run, the parent
-writes each run's file), the merge and its Parquet files, and the whole command; the
-remainder is what the parts do not explain. Written as the section ``## Where the time of
-small runs goes`` of BENCHMARKS.md::
+``plan_runs``), pool start-up (a fork server that imports the model once, then the workers),
+the runs (``sim.experiments.sweeps.execute``: runs grouped into tasks, each worker writes its
+runs' files and sends back only their status), the merge and its Parquet files, and the
+whole command; the remainder is what the parts do not explain. Written as the section
+``## Where the time of small runs goes`` of BENCHMARKS.md::
 
     python benchmarks/overhead.py
     python benchmarks/overhead.py --runs 16 --repeats 2 --no-write
@@ -141,7 +142,7 @@ def sweep_parts(n: int, runs: int, workers: int, repeats: int) -> list[tuple[str
         ("interpreter and `import sim.interfaces.cli`", t_import),
         ("planning (load_sweep, plan_runs)", t_plan),
         (f"pool start-up ({workers} workers)", t_pool),
-        (f"runs ({runs}, parent writes each run file)", t_runs),
+        (f"runs ({runs}, workers write the run files)", t_runs),
         ("merge and Parquet files", t_merge),
     ]
     parts.append(("remainder (checks, manifest, shutdown)", t_whole - sum(s for _, s in parts)))
@@ -162,7 +163,7 @@ def main(argv=None) -> int:
     rows, ns = one_run(args.smes, args.repeats)
     parts = sweep_parts(args.smes, args.runs, args.workers, args.repeats)
     total = rows[-1][1]
-    runs_s = dict(parts)[f"runs ({args.runs}, parent writes each run file)"]
+    runs_s = dict(parts)[f"runs ({args.runs}, workers write the run files)"]
     per_run_pool = runs_s * args.workers / args.runs * 1e3
     lines = [
         HEADING,
@@ -184,8 +185,8 @@ def main(argv=None) -> int:
         *[f"| {k} | {v:.2f} |" for k, v in parts],
         "",
         f"A run costs {per_run_pool:.0f} ms of a worker's time in the pool against "
-        f"{total:.0f} ms alone in a warm process (the pool's task traffic, the parent's writing "
-        "of every run's file and contention for the cores make the difference).",
+        f"{total:.0f} ms alone in a warm process (writing the run's file, the pool's task traffic "
+        "and contention for the cores make the difference).",
         "",
     ]
     section = "\n".join(lines)

@@ -67,7 +67,7 @@ def test_run_all_writes_the_sections_and_keeps_the_sweeps_section(tmp_path, caps
     assert "kept table" in text and "old" not in text
     assert "python benchmarks/run_all.py --smes 2000" in text
     assert re.search(r"\| ns per SME-month \| [0-9.]+ ns \|", text)
-    assert re.search(r"\| `GuaranteeMarket.book_loans` \| [0-9.]+ \| \d+% \|", text)
+    assert re.search(r"\| `LoanBook.book_loans` \| [0-9.]+ \| \d+% \|", text)
 
 
 @pytest.mark.parametrize("module", [run_all, profile_step])

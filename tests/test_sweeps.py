@@ -200,7 +200,8 @@ def dask_cluster(tmp_path, request):
 
 def test_dask_cluster_matches_local_runs(tmp_path, dask_cluster):
     """The same sweep on a two-worker Dask cluster, in-process and on a 2-process pool gives
-    identical summary.parquet and timeseries.parquet (after sorting; row order is fixed anyway)."""
+    identical summary.parquet and timeseries.parquet (after sorting; row order is fixed anyway).
+    The Dask workers run the runs grouped into tasks and write the run files themselves."""
     address, client = dask_cluster
     f = write_sweep(tmp_path / "grid.toml", GRID_BODY)
     n = 12
@@ -210,7 +211,9 @@ def test_dask_cluster_matches_local_runs(tmp_path, dask_cluster):
     executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     assert len(executed) == 2
     assert all(c >= 1 for c in executed.values()), f"a worker ran nothing: {executed}"
-    assert sum(executed.values()) >= n
+    tasks = sweeps.executors.plan_groups(n, 2 * len(executed))  # the runs grouped in tasks
+    assert sum(tasks) == n and len(tasks) < n
+    assert sum(executed.values()) >= len(tasks)
 
     assert sweep_ok(f, tmp_path / "B", "--workers", "1") == (n, n, 0, 0)
     assert sweep_ok(f, tmp_path / "C", "--workers", "2") == (n, n, 0, 0)
@@ -438,6 +441,87 @@ def test_sweep_executor_builds_its_pool_with_make_executor():
         assert pool.rebuild() is not first and isinstance(pool.executor, InProcessExecutor)
     finally:
         pool.close()
+
+
+def test_results_are_bit_identical_whatever_the_grouping_and_workers(tmp_path, monkeypatch):
+    """The same runs in-process one by one, on a 2-process pool one run a task, in tasks of
+    5 runs, in the default guided groups, and through ``Sweep.run`` with 1 and 2 workers
+    write byte-identical run files and merge to identical tables. The workers write the run
+    files themselves."""
+    f = write_sweep(tmp_path / "grid.toml", GRID_BODY, n_smes=600, horizon=4, burn_in=1)
+    sweep = sweeps.load_sweep(f)
+    specs = sweeps.plan_runs(sweep)
+    n = len(specs)
+    assert sweeps.executors.plan_groups(n, 4) == [2, 2, 1, 1, 1, 1, 1, 1, 1, 1]
+    assert sweeps.executors.plan_groups(n, 4, group=5) == [5, 5, 2]
+    assert sum(sweeps.executors.plan_groups(96, 4)) == 96
+    ref = tmp_path / "in-process"
+    assert sweeps.execute(specs, sweeps.model_task, ref, InProcessExecutor())["ok"] == n
+
+    def parent_writes(*args):
+        raise AssertionError("the parent wrote a run file; the workers should")
+
+    pool = sweeps.SweepExecutor(workers=2)
+    try:
+        monkeypatch.setattr(sweeps.runs, "_write_run", parent_writes)  # not in the workers
+        for name, group in (("one", 1), ("five", 5), ("guided", None)):
+            counts = sweeps.execute(
+                specs, sweeps.model_task, tmp_path / name, pool.executor, window=4, group=group
+            )
+            assert counts == {"total": n, "skipped": 0, "ok": n, "failed": 0}
+    finally:
+        pool.close()
+        monkeypatch.undo()
+    expected = {k: v[2] for k, v in run_files(ref).items()}
+    assert len(expected) == n
+    for name in ("one", "five", "guided"):
+        assert {k: v[2] for k, v in run_files(tmp_path / name).items()} == expected, name
+    summary, ts = sweeps.merge(specs, ref, SUMMARY_FIELDS)
+    for workers in (1, 2):
+        result = sweep.run(workers=workers, out=tmp_path / f"run-{workers}")
+        assert {k: v[2] for k, v in run_files(result.out).items()} == expected
+        assert_frame_equal(result.summary, summary)
+        assert_frame_equal(result.timeseries, ts)
+
+
+def small_task(spec):
+    """A run with a summary row and a short series; every run of FAIL_POINT raises."""
+    if spec.point == FAIL_POINT:
+        raise RuntimeError(f"forced failure at point {spec.point}")
+    x = spec.values["x"]
+    return {"y": 2 * x}, pd.DataFrame({"month": [1, 2], "v": [x, x + 0.5]})
+
+
+class ElsewhereExecutor(InProcessExecutor):
+    """Runs each task as a worker on another machine would: the sweep folder it is given is
+    not there, only a folder of the same shape (``runs/`` without the marker file)."""
+
+    def __init__(self, elsewhere: Path):
+        self.elsewhere = elsewhere
+
+    def submit(self, fn, task, out_dir, specs, marker):
+        return super().submit(fn, task, str(self.elsewhere), specs, marker)
+
+
+def test_worker_that_does_not_see_the_folder_sends_its_runs_back(tmp_path):
+    """A Dask worker without a shared disk: it writes nothing where it runs and the parent
+    writes the runs it sends back, byte-identical to runs the workers wrote."""
+    specs = [
+        sweeps.RunSpec(point=i, replication=0, seed=4, run_id=f"r{i}", values={"x": float(i)})
+        for i in range(5)
+    ]
+
+    def files(out):
+        return {p.name: p.read_bytes() for p in sorted((out / "runs").iterdir())}
+
+    counts = sweeps.execute(specs, small_task, tmp_path / "here", InProcessExecutor())
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "runs").mkdir(parents=True)
+    out = tmp_path / "sent"
+    assert sweeps.execute(specs, small_task, out, ElsewhereExecutor(elsewhere)) == counts
+    assert counts["failed"] == 1  # point FAIL_POINT
+    assert not list((elsewhere / "runs").iterdir())
+    assert files(out) == files(tmp_path / "here") and len(files(out)) == len(specs)
 
 
 # ============================================================================ 4. Ishigami

@@ -42,6 +42,7 @@ __all__ = [
     "run_ensemble",
     "ensemble_bands",
     "make_executor",
+    "start_worker_server",
     "InProcessExecutor",
     "exit_with_parent",
 ]
@@ -152,15 +153,48 @@ class InProcessExecutor(cf.Executor):
         return fut
 
 
+#: Modules the fork server of :func:`make_executor` imports before it forks the workers.
+WORKER_PRELOAD = (
+    "sim.model",
+    "sim.experiments.replications",
+    "sim.experiments.sweeps.runs",
+    "sim.outputs",
+    "pandas",
+    "pyarrow.parquet",
+    "pyarrow.pandas_compat",
+)
+
+
+def start_worker_server():
+    """Start the fork server of the local process pools now, if it is not running.
+
+    The fork server imports :data:`WORKER_PRELOAD` once (in its own process, while this
+    one goes on); each pool worker is a fork of it, already warm, instead of importing
+    numpy, pandas, pyarrow and the model on its first task. Call it as early as a pool is
+    known to be needed; :func:`make_executor` calls it too (then it returns at once).
+
+    Returns
+    -------
+    multiprocessing.context.ForkServerContext
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(list(WORKER_PRELOAD))
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
+    return ctx
+
+
 def make_executor(workers: int) -> cf.Executor:
     """A local process pool for ``workers > 1``, an :class:`InProcessExecutor` otherwise.
 
     The pool's workers exit when the process that made the pool dies, even by kill -9
-    (see :func:`exit_with_parent`).
+    (see :func:`exit_with_parent`). They are forks of a fork server that has imported
+    :data:`WORKER_PRELOAD` (the model, pandas, pyarrow) once.
     """
     if workers <= 1:
         return InProcessExecutor()
-    ctx = multiprocessing.get_context("forkserver")
+    ctx = start_worker_server()
     return cf.ProcessPoolExecutor(
         max_workers=workers,
         mp_context=ctx,

@@ -1,6 +1,6 @@
 """Running a sweep's runs: the run options (``workers``, ``scheduler``), the executor
-(in-process, a local process pool, a Dask client) and :func:`execute`, which writes each
-finished run as it comes."""
+(in-process, a local process pool, a Dask client) and :func:`execute`, which groups the runs
+into tasks whose workers write each finished run as it comes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .runs import RunSpec, _base_row, _finished_ok, _run_path, _write_run
+from .runs import SHARE_MARKER, RunSpec, _finished_ok, _run_path, _write_result, run_group
 
 
 # ============================================================================ options
@@ -162,7 +162,7 @@ class SweepExecutor:
 
     def _new(self) -> cf.Executor:
         if self.client is not None:
-            return self.client.get_executor()
+            return self.client.get_executor(pure=False)  # no hashing of the runs
         from ..replications import make_executor
 
         return make_executor(self.workers)
@@ -215,6 +215,25 @@ def _dask_client(scheduler: str):
         ) from None
 
 
+def plan_groups(n: int, window: int, group: int | None = None) -> list[int]:
+    """Sizes of the tasks that ``n`` runs are grouped into (in order; they sum to ``n``).
+
+    ``group`` fixes the size (the last task takes what is left). By default the sizes are
+    guided: each task takes about ``1 / (2 window)`` of the runs still to submit (about four
+    tasks per worker in flight, with ``window`` twice the workers), so that the tasks are
+    few and large at first and single runs at the end, and no worker waits long for the
+    last one. The grouping decides where a run is computed, never its result.
+    """
+    sizes = []
+    left = n
+    while left > 0:
+        size = group if group else -(-left // (2 * max(1, window)))
+        size = max(1, min(size, left))
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
 def execute(
     specs: list[RunSpec],
     task: Callable[[RunSpec], tuple[dict, Any]],
@@ -225,8 +244,17 @@ def execute(
     window: int = 2,
     progress: Callable[[bool], None] | None = None,
     rebuild: Callable[[], cf.Executor] | None = None,
+    group: int | None = None,
+    skipped: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Run ``specs`` through ``executor``, writing each finished run atomically.
+    """Run ``specs`` through ``executor``; the workers write each finished run atomically.
+
+    The runs are grouped into tasks (:func:`plan_groups`); a worker runs a task's runs one
+    after the other and writes each run's file itself (:func:`~.runs.run_group`), so only
+    a line per run (its error, if any) travels back. A worker that does not see
+    ``out_dir`` under the same path (a Dask worker on another machine without a shared
+    disk; told by a marker file in ``runs/`` while this runs) sends its runs' results
+    back instead, and they are written here.
 
     Parameters
     ----------
@@ -241,80 +269,114 @@ def execute(
         Skip runs whose file exists and succeeded; leftover temporary files of an
         interrupted sweep are removed.
     window : int
-        Runs in flight at a time (at least the number of workers).
+        Tasks in flight at a time (at least the number of workers).
     progress : callable, optional
-        Called with ``ok`` (bool) after each finished run.
+        Called with ``ok`` (bool) for each finished run.
     rebuild : callable, optional
         Returns a fresh executor after a worker process died (a local process pool
         breaks as a whole). The runs that were in flight are then retried one at a
         time, so that only the run that kills its worker is recorded as failed.
+    group : int, optional
+        Runs per task; default guided sizes (:func:`plan_groups`), one run a task on an
+        in-process executor. Results do not depend on it.
+    skipped : callable, optional
+        Called once, before any run, with the number of runs ``resume`` skips.
 
     Returns
     -------
     dict
         Counts: ``total``, ``skipped``, ``ok``, ``failed``.
     """
+    import secrets
+
+    out = Path(out_dir).absolute()
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    for stale in (*(out / "runs").glob(".*.part"), *(out / "runs").glob(SHARE_MARKER + "*")):
+        stale.unlink(missing_ok=True)
+    marker = SHARE_MARKER + secrets.token_hex(8)  # a worker that sees it writes the files
+    (out / "runs" / marker).touch()
+    try:
+        return _execute(
+            specs, task, out, executor, marker, resume, window, progress, rebuild, group, skipped
+        )
+    finally:
+        (out / "runs" / marker).unlink(missing_ok=True)
+
+
+def _execute(specs, task, out, executor, marker, resume, window, progress, rebuild, group, skipped):
+    """:func:`execute` in the prepared folder ``out`` (with the marker file ``marker``)."""
     from concurrent.futures.process import BrokenProcessPool
 
-    out = Path(out_dir)
-    (out / "runs").mkdir(parents=True, exist_ok=True)
-    for stale in (out / "runs").glob(".*.part"):
-        stale.unlink(missing_ok=True)
-    todo = []
-    skipped = 0
-    for spec in specs:
-        if resume and _finished_ok(_run_path(out, spec.run_id)):
-            skipped += 1
-        else:
-            todo.append(spec)
-    counts = {"total": len(specs), "skipped": skipped, "ok": 0, "failed": 0}
-    current = {"executor": executor}
+    from ..replications import InProcessExecutor
 
-    def record(spec: RunSpec, result=None, error: str | None = None) -> None:
-        base = _base_row(spec)
-        if error is None:
-            row, ts = result
-            row = {**base, **{k: v for k, v in row.items() if k not in base}}
-            row["status"], row["error"] = "ok", ""
-        else:
-            row, ts = {**base, "status": "failed", "error": error}, None
-        _write_run(out, spec, row, ts)
+    todo = []
+    for spec in specs:
+        if not (resume and _finished_ok(_run_path(out, spec.run_id))):
+            todo.append(spec)
+    counts = {"total": len(specs), "skipped": len(specs) - len(todo), "ok": 0, "failed": 0}
+    if skipped is not None:
+        skipped(counts["skipped"])
+    current = {"executor": executor}
+    if isinstance(executor, InProcessExecutor):  # a task runs when submitted: one at a time
+        group, window = group or 1, 1
+    groups, start = [], 0
+    for size in plan_groups(len(todo), window, group):
+        groups.append(todo[start : start + size])
+        start += size
+
+    def record(spec: RunSpec, error: str | None) -> None:
         counts["ok" if error is None else "failed"] += 1
         if progress:
             progress(error is None)
 
+    def lost(specs_: list[RunSpec], error: str) -> None:
+        """A task raised as a whole: its runs without a finished file are failed."""
+        for spec in specs_:
+            path = _run_path(out, spec.run_id)
+            if _finished_ok(path):
+                record(spec, None)
+            else:
+                _write_result(out, spec, error=error)
+                record(spec, error)
+
     def drain(queue, size: int) -> list[RunSpec] | None:
-        """Run the queue; return the runs in flight if the pool broke, else None."""
-        pending: dict[cf.Future, RunSpec] = {}
+        """Run the queue of groups; the runs in flight if the pool broke, else None."""
+        pending: dict[cf.Future, list[RunSpec]] = {}
         while True:
             while len(pending) < max(1, size):
-                spec = next(queue, None)
-                if spec is None:
+                batch = next(queue, None)
+                if batch is None:
                     break
                 try:
-                    pending[current["executor"].submit(task, spec)] = spec
+                    fut = current["executor"].submit(run_group, task, str(out), batch, marker)
                 except BrokenProcessPool:
-                    return [*pending.values(), spec]
+                    return [s for b in (*pending.values(), batch) for s in b]
+                pending[fut] = batch
             if not pending:
                 return None
             done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 try:
-                    result = fut.result()
+                    done_runs = fut.result()
                 except BrokenProcessPool:
-                    return list(pending.values())
-                except Exception as exc:  # noqa: BLE001 - a failing run is recorded, not fatal
-                    record(pending.pop(fut), error=f"{type(exc).__name__}: {exc}")
+                    return [s for b in pending.values() for s in b]
+                except Exception as exc:  # noqa: BLE001 - a failing task is recorded, not fatal
+                    lost(pending.pop(fut), f"{type(exc).__name__}: {exc}")
                     continue
-                record(pending.pop(fut), result)
+                for spec, (error, written, result) in zip(pending.pop(fut), done_runs, strict=True):
+                    if not written:  # a worker that does not see the folder sends runs back
+                        _write_result(out, spec, result, error)
+                    record(spec, error)
 
-    queue = iter(todo)
+    queue = iter(groups)
     while (suspects := drain(queue, window)) is not None:
         if rebuild is None:
             raise BrokenProcessPool("a worker process died; no executor to rebuild")
         current["executor"] = rebuild()
         for spec in suspects:  # one at a time: find the run that kills its worker
-            if drain(iter([spec]), 1) is not None:
-                record(spec, error="BrokenProcessPool: the worker process died during this run")
+            if drain(iter([[spec]]), 1) is not None:
+                error = "BrokenProcessPool: the worker process died during this run"
+                _write_result(out, spec, error=error)
+                record(spec, error)
                 current["executor"] = rebuild()
     return counts

@@ -21,33 +21,51 @@ def merge(specs: list[RunSpec], out_dir, outcome_fields: Iterable[str] = ()):
     """Merge the run files of ``specs`` into one summary and one timeseries table.
 
     Rows are ordered by (point, replication) whatever the order runs finished.
-    Runs without a file are reported as ``status = "missing"``.
+    Runs without a file are reported as ``status = "missing"``. The monthly series are
+    joined as Arrow tables and converted to pandas once (as one frame per run would be,
+    when the runs' columns differ).
     """
     import pandas as pd
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     out = Path(out_dir)
-    rows, series = [], []
+    rows, tables = [], []
     for spec in sorted(specs, key=lambda s: (s.point, s.replication)):
         path = _run_path(out, spec.run_id)
-        if not path.exists():
+        try:
+            table = pq.ParquetFile(path).read()
+        except FileNotFoundError:
             rows.append({**_base_row(spec), "status": "missing", "error": ""})
             continue
-        table = pq.read_table(path)
         row = json.loads(table.schema.metadata[b"gsim_summary"])
         rows.append(row)
         if table.num_rows:
-            ts = table.to_pandas()
-            ts = ts.drop(columns=[c for c in ("point", "replication") if c in ts])
-            ts.insert(0, "replication", spec.replication)
-            ts.insert(0, "point", spec.point)
-            series.append(ts)
+            table = table.drop_columns(
+                [c for c in ("point", "replication") if c in table.schema.names]
+            )
+            n = table.num_rows
+            table = table.add_column(0, "replication", pa.array([spec.replication] * n, pa.int64()))
+            table = table.add_column(0, "point", pa.array([spec.point] * n, pa.int64()))
+            tables.append(table)
     summary = pd.DataFrame(rows)
     for col in outcome_fields:
         if col not in summary:
             summary[col] = np.nan
-    timeseries = pd.concat(series, ignore_index=True) if series else pd.DataFrame()
-    return summary, timeseries
+    return summary, _series_frame(tables)
+
+
+def _series_frame(tables: list):
+    """One pandas frame of the runs' series tables, in order, with a fresh index."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if not tables:
+        return pd.DataFrame()
+    first = tables[0].schema
+    if all(t.schema.equals(first, check_metadata=False) for t in tables[1:]):
+        return pa.concat_tables(tables).to_pandas()  # the first run's pandas metadata
+    return pd.concat([t.to_pandas() for t in tables], ignore_index=True)
 
 
 # ============================================================================ results

@@ -116,6 +116,78 @@ def _write_run(out: Path, spec: RunSpec, row: dict, ts) -> None:
         pq.write_table(table, tmp)
 
 
+def _write_result(out: Path, spec: RunSpec, result=None, error: str | None = None) -> None:
+    """Write one run's file: its summary row (identifiers and design values first, then the
+    task's row, ``status`` and ``error``) and its monthly series (none for a failed run)."""
+    base = _base_row(spec)
+    if error is None:
+        row, ts = result
+        row = {**base, **{k: v for k, v in row.items() if k not in base}}
+        row["status"], row["error"] = "ok", ""
+    else:
+        row, ts = {**base, "status": "failed", "error": error}, None
+    _write_run(out, spec, row, ts)
+
+
+#: Prefix of the marker file by which a worker knows that it sees the sweep folder.
+SHARE_MARKER = ".gsim-share-"
+
+
+def run_group(
+    task, out_dir: str, specs: list[RunSpec], marker: str | None = None
+) -> list[tuple[str | None, bool, Any]]:
+    """Run a group of runs where this is called (a worker), writing each run's file there.
+
+    What a worker of :func:`sim.experiments.sweeps.execute` runs: the runs one after the
+    other, each with its own seed (the grouping changes no result), each file written
+    atomically as soon as its run ends. A run that raises is written as failed, with its
+    error, and the group goes on; so is a run whose file could not be written (then a
+    second failure to write propagates).
+
+    A worker that does not see the sweep folder (a Dask worker on another machine without
+    a shared disk: no file ``runs/<marker>`` under ``out_dir`` here) writes nothing and
+    sends each run's results back for the parent to write.
+
+    Parameters
+    ----------
+    task : callable
+        ``task(spec) -> (summary_row, timeseries or None)``.
+    out_dir : str
+        The sweep folder (``runs/`` in it exists), as the parent names it.
+    specs : list of RunSpec
+    marker : str, optional
+        Name of the marker file the parent put in ``runs/``; None: the folder is shared.
+
+    Returns
+    -------
+    list of (error, written, result)
+        Per run, in order: ``error`` is None for a run that succeeded, else its error line;
+        ``written`` whether this worker wrote the run's file, and then ``result`` is None
+        (nothing heavier travels back), else the task's ``(summary_row, timeseries)`` (None
+        for a failed run) for the parent to write.
+    """
+    out = Path(out_dir)
+    shared = marker is None or (out / "runs" / marker).is_file()
+    done: list[tuple[str | None, bool, Any]] = []
+    for spec in specs:
+        try:
+            result, error = task(spec), None
+        except Exception as exc:  # noqa: BLE001 - a failing run is recorded, not fatal
+            result, error = None, f"{type(exc).__name__}: {exc}"
+        if not shared:
+            done.append((error, False, result))
+            continue
+        if error is None:
+            try:
+                _write_result(out, spec, result)
+            except Exception as exc:  # noqa: BLE001 - e.g. a row that does not serialise
+                error = f"{type(exc).__name__}: {exc}"
+        if error is not None:
+            _write_result(out, spec, error=error)
+        done.append((error, True, None))
+    return done
+
+
 def _base_row(spec: RunSpec) -> dict:
     """The columns every run's summary row starts with: identifiers and design values
     (list values comma-joined, as :func:`sim.experiments.replications.run_replication`

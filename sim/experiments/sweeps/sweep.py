@@ -42,12 +42,14 @@ design points are compared with common random numbers.
 
 Execution: runs are submitted to a :class:`concurrent.futures.Executor`
 (in-process, a local process pool, or a Dask ``distributed`` client's
-executor). Each finished run is written atomically as
-``runs/<run_id>.parquet`` (its monthly series, with its summary row in the file
-metadata), where ``run_id`` hashes the run's resolved parameters, seed,
-replication and the model version; ``--resume`` skips runs whose file exists
-and succeeded. A run that raises is recorded with its error and the sweep goes
-on. A final merge writes ``summary.parquet`` (one row per run),
+executor), grouped into tasks of several runs (larger tasks first, single runs at the
+end; see :func:`.executors.plan_groups`). The worker writes each finished run atomically
+as ``runs/<run_id>.parquet`` (its monthly series, with its summary row in the file
+metadata) and sends back only its status; a Dask worker that does not see the folder
+(another machine, no shared disk) sends the run back to be written. ``run_id`` hashes
+the run's resolved parameters, seed, replication and the model version; ``--resume``
+skips runs whose file exists and succeeded. A run that raises is recorded with its
+error and the sweep goes on. A final merge writes ``summary.parquet`` (one row per run),
 ``timeseries.parquet`` and ``design.parquet``.
 
 Validation: the keys of a sweep file are declared by :class:`SweepSpec` (each field's
@@ -398,7 +400,9 @@ class Sweep:
             Local worker processes (1: in this process); default every CPU this process
             may use.
         scheduler : str, optional
-            A Dask scheduler's address (``tcp://HOST:PORT``) instead of ``workers``.
+            A Dask scheduler's address (``tcp://HOST:PORT``) instead of ``workers``. Workers
+            that see ``out`` under the same path (this machine, a shared disk) write the run
+            files themselves; the others send each run back to be written here.
         out : str or Path, optional
             The sweep folder; default a temporary folder, removed once the results are
             read (the results are returned either way).
@@ -431,6 +435,10 @@ class Sweep:
         scheduler = check_run_options(workers, scheduler)
         if out is None and resume:
             raise SweepOptionError("resume: needs out, the folder of the sweep to resume")
+        if scheduler is None and (workers or default_workers()) > 1:
+            from ..replications import start_worker_server
+
+            start_worker_server()  # imports the model for the workers while this goes on
         record = fingerprint(self)
         temporary = None
         if out is None:
@@ -451,6 +459,12 @@ class Sweep:
             bar = _progress_bar(progress, len(specs), f"sweep {self.name}")
             if bar is not None:
                 stack.enter_context(bar)
+
+            def skipped(n: int) -> None:  # the bar counts the runs to run, for its ETA
+                if bar is not None and n:
+                    bar.reset(total=len(specs) - n)
+                    bar.set_description(f"sweep {self.name} ({n} already finished)")
+
             counts = execute(
                 specs,
                 model_task,
@@ -460,9 +474,8 @@ class Sweep:
                 window=2 * pool.workers,
                 progress=_progress_callback(progress, bar),
                 rebuild=pool.rebuild,
+                skipped=skipped,
             )
-            if bar is not None and counts["skipped"]:
-                bar.update(counts["skipped"])
             pool.close()
             summary, timeseries = merge(specs, out_dir, SUMMARY_FIELDS)
             design = summary.drop_duplicates("point")[["point", *self.design.names]]
