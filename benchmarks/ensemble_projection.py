@@ -33,8 +33,8 @@ from sim.experiments.ensemble import (
     calibration_dimensions,
     constraint,
     projection_dimensions,
-    read_members,
 )
+from sim.experiments.members import read_members
 from sim.experiments.replications import compare
 
 ROOT = Path(__file__).resolve().parents[1]

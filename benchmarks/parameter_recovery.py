@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 from mdsections import replace_block
-from sim.targets import Targets
+from sim.experiments.targets import Targets
 
 from sim.experiments.calibration import TARGETS, yearly_estimates
-from sim.experiments.ensemble import calibration_dimensions, history_match
+from sim.experiments.ensemble import _base_value, calibration_dimensions, history_match
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ FIGURE = ROOT / "docs" / "figures" / "parameter_recovery.png"
 def synthetic_targets(n_smes: int, reps: int, seed: int, workers: int) -> tuple[Targets, dict]:
     """The real targets with their values replaced by the model's estimates at θ*."""
     base = load_scenario(BASELINE, overrides={"run.n_smes": n_smes})
-    truth = {d.key: float(base[d.key]) for d in calibration_dimensions()}
+    truth = {d.key: _base_value(base, d.key) for d in calibration_dimensions()}
     years = yearly_estimates(base, reps, seed, TARGETS, workers=workers)
     synthetic = Targets(
         tuple(
