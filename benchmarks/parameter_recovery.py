@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 from mdsections import replace_block
-from sim.experiments.targets import Targets
 
 from sim.experiments.calibration import TARGETS, yearly_estimates
 from sim.experiments.ensemble import _base_value, calibration_dimensions, history_match
+from sim.experiments.targets import Targets
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
