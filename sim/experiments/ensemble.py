@@ -277,8 +277,9 @@ def history_match(
 
     Parameters
     ----------
-    scenario_path : path
-        The baseline; parameters not in ``dims`` keep its values.
+    scenario_path : path or Scenario
+        The baseline; parameters not in ``dims`` keep its values, and its values of the
+        ``dims`` start the search (a tenth of wave 1 lies around them).
     targets : Targets
     dims : list of Dimension, optional
         θ (default :func:`calibration_dimensions`).
@@ -309,7 +310,10 @@ def history_match(
     dims = calibration_dimensions() if dims is None else dims
     d = len(dims)
     points = points or 10 * d
-    base = load_scenario(scenario_path, overrides={"run.n_smes": n_smes})
+    if isinstance(scenario_path, Scenario):
+        base = scenario_path.with_overrides({"run.n_smes": n_smes})
+    else:
+        base = load_scenario(scenario_path, overrides={"run.n_smes": n_smes})
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
     t_start = time.perf_counter()
     emulators: list[list[Emulator]] = []
@@ -515,7 +519,7 @@ def history_match(
             "cutoff": CUTOFF,
             "discrepancy": DISCREPANCY,
             "dims": [d.key for d in dims],
-            "scenario": str(scenario_path),
+            "scenario": str(base.path if isinstance(scenario_path, Scenario) else scenario_path),
             "targets": targets.path,
         },
     )
