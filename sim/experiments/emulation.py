@@ -70,10 +70,9 @@ def sample_region(
     One chain per row of ``starts`` (points inside the region). On the unit scale of the
     priors' quantile functions the prior is uniform, so the target density is constant on
     the region and a move is accepted exactly when it stays inside; proposals are
-    Gaussian steps, at first a quarter of the starts' spread in each dimension, scaled
-    during the first half of the moves towards an acceptance of about a quarter and fixed
-    in the second half; reflected at the box's faces (a symmetric proposal, so the chain
-    leaves the uniform distribution invariant once the step is fixed).
+    Gaussian steps of a quarter of the starts' spread in each dimension, reflected at the
+    box's faces (a symmetric proposal, so the chain leaves the uniform distribution
+    invariant).
 
     Parameters
     ----------
@@ -89,24 +88,15 @@ def sample_region(
     states : ndarray, shape (chains, d)
         Each chain's last state.
     acceptance : float
-        The share of moves accepted after the step was fixed.
+        The share of moves accepted.
     """
     x = np.array(starts, float)
     step = np.maximum(0.25 * (x.std(axis=0) if len(x) > 1 else 0.1), 0.005)
     moved = 0
-    for i in range(steps):
+    for _ in range(steps):
         prop = np.abs(x + rng.normal(size=x.shape) * step)
         prop = np.where(prop > 1.0, 2.0 - prop, prop)
         ok = inside(prop)
         x[ok] = prop[ok]
         moved += int(ok.sum())
-        # Burn-in (the first half): every 10 moves the step is scaled towards an
-        # acceptance of about a quarter (Roberts, Gelman & Gilks 1997), so that chains
-        # started in a small cluster still explore the region; fixed afterwards, so the
-        # second half leaves the uniform distribution invariant.
-        if i < steps // 2 and (i + 1) % 10 == 0:
-            rate = moved / (10 * len(x))
-            step = np.clip(step * np.exp(rate - 0.25), 1e-4, 0.5)
-            moved = 0
-    kept = steps - (steps // 2 // 10) * 10
-    return x, moved / max(kept * len(x), 1)
+    return x, moved / max(steps * len(x), 1)
