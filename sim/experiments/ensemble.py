@@ -101,12 +101,12 @@ TOLERANCE_SIGMAS = 1.0
 #: Random-walk Metropolis steps per chain when the members are drawn from the tolerance
 #: region (one member per chain: its last state).
 MCMC_STEPS = 200
-#: Widths of the tolerance region tried, in tolerances. Only 1 (within every tolerance):
-#: where the emulators find no such θ the members come from the region not ruled out. A
+#: Width of the tolerance region, in tolerances: 1, within every tolerance. Where the
+#: emulators find no such θ the members come from the region not ruled out. A
 #: wider region (1.25-3 tolerances) was tried and is overconfident: at small size it is a
 #: small blob where the emulators are wrong, and its members' 90% bands held the true value
 #: of 1 of 5 parameters in the recovery test (tests/test_ensemble.py).
-WIDTHS = (1.0,)
+WIDTH = 1.0
 
 
 @dataclass(frozen=True)
@@ -383,12 +383,12 @@ def history_match(
     def tolerance_region(n_wanted: int, seeds: np.ndarray) -> tuple[np.ndarray, float]:
         """Points of the tolerance region and its width: candidates (uniform, then rounds
         of Gaussian perturbations of the closest found so far and of ``seeds``) scored by
-        :func:`tolerance_score`; the width is the smallest of :data:`WIDTHS` inside which
-        ``n_wanted`` are found (or, failing that, any), ``inf`` when none is."""
+        :func:`tolerance_score`, kept when the score is at most :data:`WIDTH`; the width is
+        ``inf`` (and no point is returned) when none is."""
         cand = rng.random((candidates, d))
         found, score = cand, tolerance_score(cand)
         for _ in range(5):
-            if np.sum(score <= WIDTHS[0]) >= n_wanted:
+            if np.sum(score <= WIDTH) >= n_wanted:
                 break
             best = found[np.argsort(score)[:200]][np.isfinite(np.sort(score)[:200])]
             parents = np.vstack([best, seeds]) if len(seeds) else best
@@ -398,11 +398,8 @@ def history_match(
             pick = parents[rng.integers(len(parents), size=candidates)]
             new = np.clip(pick + rng.normal(size=pick.shape) * sd, 0.0, 1.0)
             found, score = np.vstack([found, new]), np.concatenate([score, tolerance_score(new)])
-        for need in (n_wanted, 1):
-            for width in WIDTHS:
-                if np.sum(score <= width) >= need:
-                    return found[score <= width], width
-        return np.empty((0, d)), np.inf
+        inside = score <= WIDTH
+        return (found[inside], WIDTH) if inside.any() else (np.empty((0, d)), np.inf)
 
     def run_points(stage, u, executor):
         nonlocal runs
