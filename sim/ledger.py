@@ -43,6 +43,11 @@ FLOW_KINDS: tuple[str, ...] = (
 _KIND = {k: i for i, k in enumerate(FLOW_KINDS)}
 
 
+def _ndim(x) -> int:
+    """``np.ndim(x)``, read from the attribute where there is one (arrays, numpy scalars)."""
+    return x.ndim if hasattr(x, "ndim") else np.ndim(x)
+
+
 class Ledger:
     """Double-entry record of the flows between accounts.
 
@@ -67,7 +72,7 @@ class Ledger:
     def __init__(self, accounts, opening):
         self.accounts = list(accounts)
         self._parties: dict[str, np.ndarray] = {}
-        n = len(self.accounts)
+        n = self._n = len(self.accounts)
         self.opening = np.asarray(opening, dtype=float).copy()
         self.balance = self.opening.copy()
         self.month = np.zeros((len(FLOW_KINDS), n, n))
@@ -106,7 +111,7 @@ class Ledger:
             Yuan, ``>= 0``.
         """
         k = _KIND[kind]
-        if np.ndim(payer) == 0 and np.ndim(payee) == 0 and np.ndim(amount) == 0:
+        if _ndim(payer) == 0 and _ndim(payee) == 0 and _ndim(amount) == 0:
             a = float(amount)
             if a == 0.0:
                 return
@@ -114,13 +119,14 @@ class Ledger:
             self.balance[payer] -= a
             self.balance[payee] += a
             return
-        n = len(self.accounts)
+        # one bincount over the (payer, payee) cells, then the flows out of (row sums) and
+        # into (column sums) each account
+        n = self._n
         amount = np.asarray(amount, dtype=float)
-        payer = np.broadcast_to(np.asarray(payer), amount.shape)
-        payee = np.broadcast_to(np.asarray(payee), amount.shape)
-        flat = np.bincount(
-            payer.astype(np.int64) * n + payee, weights=amount, minlength=n * n
-        ).reshape(n, n)
+        cell = np.asarray(payer, dtype=np.int64) * n + payee
+        if cell.shape != amount.shape:
+            cell = np.broadcast_to(cell, amount.shape)
+        flat = np.bincount(cell, weights=amount, minlength=n * n).reshape(n, n)
         self.month[k] += flat
         self.balance -= flat.sum(axis=1)
         self.balance += flat.sum(axis=0)
