@@ -44,7 +44,9 @@ _KIND = {k: i for i, k in enumerate(FLOW_KINDS)}
 
 
 def _ndim(x) -> int:
-    """``np.ndim(x)``, read from the attribute where there is one (arrays, numpy scalars)."""
+    """``np.ndim(x)``, without its conversion for Python numbers and numpy arrays/scalars."""
+    if isinstance(x, int | float):
+        return 0
     return x.ndim if hasattr(x, "ndim") else np.ndim(x)
 
 
