@@ -16,6 +16,11 @@ whole command; the remainder is what the parts do not explain. Written as the se
 
     python benchmarks/overhead.py
     python benchmarks/overhead.py --runs 16 --repeats 2 --no-write
+
+Part 1 also fits the time of a month against the number of SMEs (runs of ``n / --stack``,
+``n`` and ``n x --stack`` SMEs): the fixed part is the per-month overhead that stacking
+``--stack`` replications into one population would pay once; and counts the calls a month
+makes.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -94,6 +101,43 @@ def one_run(n: int, repeats: int) -> tuple[list[tuple[str, float]], float]:
     return [(k, 1e3 * v) for k, v in rows], total / (n * months) * 1e9
 
 
+def count_calls(n: int, months: int = 12) -> tuple[float, float]:
+    """Python function calls and C calls (numpy's included) per month of a default run of
+    ``n`` SMEs, counted with :func:`sys.setprofile` over ``months`` months after 30."""
+    model = sim.GuaranteeMarket(sim.load_scenario(SCENARIO, overrides={"run.n_smes": n}), rng=3)
+    for _ in range(30):
+        model.step()
+    calls = {"call": 0, "c_call": 0}
+
+    def count(frame, event, arg):
+        if event in calls:
+            calls[event] += 1
+
+    sys.setprofile(count)
+    try:
+        for _ in range(months):
+            model.step()
+    finally:
+        sys.setprofile(None)
+    return calls["call"] / months, calls["c_call"] / months
+
+
+def per_month(n: int, stack: int, repeats: int) -> list[tuple[int, float]]:
+    """Milliseconds per month of whole default runs of ``n / stack``, ``n`` and ``n * stack``
+    SMEs (median of ``repeats``), for the fit ``ms per month = a + b x SMEs``."""
+    out = []
+    for size in (n // stack, n, n * stack):
+        sc = sim.load_scenario(SCENARIO, overrides={"run.n_smes": size})
+        times = []
+        for r in range(repeats):
+            model = sim.GuaranteeMarket(sc, rng=r)
+            t0 = time.perf_counter()
+            model.run()
+            times.append((time.perf_counter() - t0) / (model.burn_in + model.horizon))
+        out.append((size, 1e3 * statistics.median(times)))
+    return out
+
+
 def sweep_parts(n: int, runs: int, workers: int, repeats: int) -> list[tuple[str, float]]:
     """Seconds of each part of a sweep command."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -156,11 +200,21 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=96)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--stack", type=int, default=8, help="R of the stacking ceiling")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     args = ap.parse_args(argv)
     cmd = "python benchmarks/overhead.py " + " ".join(argv if argv is not None else sys.argv[1:])
     rows, ns = one_run(args.smes, args.repeats)
+    sizes = per_month(args.smes, args.stack, args.repeats)
+    (b, a), *_ = np.linalg.lstsq(
+        np.column_stack([[x for x, _ in sizes], np.ones(len(sizes))]),
+        np.array([t for _, t in sizes]),
+        rcond=None,
+    )
+    py_calls, c_calls = count_calls(args.smes)
+    month_n = dict(sizes)[args.smes]
+    month_stacked = dict(sizes)[args.smes * args.stack] / args.stack
     parts = sweep_parts(args.smes, args.runs, args.workers, args.repeats)
     total = rows[-1][1]
     runs_s = dict(parts)[f"runs ({args.runs}, workers write the run files)"]
@@ -176,6 +230,20 @@ def main(argv=None) -> int:
         "| part | ms | share |",
         "|---|---|---|",
         *[f"| {k} | {v:.1f} | {v / total:.0%} |" for k, v in rows],
+        "",
+        "Per month, whole default runs by size (median of "
+        f"{args.repeats}): "
+        + ", ".join(f"{x:,} SMEs {t:.2f} ms" for x, t in sizes)
+        + f". Fit `ms per month = a + b x SMEs`: fixed a = {a:.2f} ms, b = {b * 1e6:.0f} ns "
+        f"per SME-month; at {args.smes:,} SMEs the fixed part is {a / month_n:.0%} of a month. "
+        f"A month of such a run makes {py_calls:,.0f} Python function calls and "
+        f"{c_calls:,.0f} C calls (numpy's included; `sys.setprofile`, 12 months).",
+        "",
+        f"Stacking ceiling: one run of {args.smes * args.stack:,} SMEs costs "
+        f"{month_stacked:.2f} ms per month per {args.smes:,} SMEs, against {month_n:.2f} ms "
+        f"for a run of {args.smes:,}: {args.stack} replications stacked in one population "
+        f"could at best run {month_n / month_stacked:.1f}x faster (less in practice: each "
+        "replication keeps its own random draws and institutions).",
         "",
         f"A sweep of {args.runs} such runs with {args.workers} workers, as a whole command and "
         "by part (seconds):",
