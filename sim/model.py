@@ -510,10 +510,10 @@ class GuaranteeMarket(LoanBook, mesa.Model):
         r["leverage"] = (
             r["guarantee_liability"] / r["guarantor_equity"] if equity.sum() > 0 else np.inf
         )
-        r["leverage_cap"] = float(np.mean([g.leverage_cap for g in self.guarantors]))
-        r["capacity_headroom"] = float(
-            sum(max(0.0, g.leverage_cap * g.equity - g.net_liability) for g in self.guarantors)
-        )
+        caps = Guarantor.leverage_caps(self)
+        r["leverage_cap"] = float(np.mean(caps))
+        room = np.maximum(0.0, caps * equity - self.guarantor_liability_net)
+        r["capacity_headroom"] = float(sum(room.tolist()))  # Python's (compensated) sum
         r["insolvent_guarantors"] = int(np.count_nonzero(equity <= 0))
         r["reguarantor_equity"] = self.reguarantor.equity
         r["national_fund_equity"] = self.national_fund.equity

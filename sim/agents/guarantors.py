@@ -80,11 +80,7 @@ class Guarantor(Institution):
     @property
     def leverage_cap(self) -> float:
         """Applicable leverage cap: higher for small/micro-focused guarantors."""
-        p = self.model.params
-        liab = self.liability
-        sm = self.model.guarantor_liability_sm[self.index]
-        focused = liab <= 0 or sm / liab >= p["guarantor.small_micro_focus_share"]
-        return p["guarantor.leverage_cap_small_micro"] if focused else p["guarantor.leverage_cap"]
+        return float(Guarantor.leverage_caps(self.model)[self.index])
 
     @property
     def solvent(self) -> bool:
@@ -98,13 +94,48 @@ class Guarantor(Institution):
         ``drive`` what the evaluation and supervision have made of the guarantor's
         appetite (1 when neither binds).
         """
-        p = self.model.params
-        health = min(1.0, max(0.0, self.equity / self.opening_equity)) if self.opening_equity else 1
-        return p["guarantor.el_appetite"] * (1.0 + exemption(self.model)) * self.drive * health
+        return float(Guarantor.appetites(self.model)[self.index])
 
     def adjust_drive(self, factor: float) -> None:
         """Multiply the appetite drive by ``factor``, kept within [1/4, 4]."""
         self.drive = float(np.clip(self.drive * factor, 0.25, 4.0))
+
+    # ------------------------------------------------- all guarantors at once
+    # The monthly stages read these for every guarantor: one array each, indexed like
+    # ``model.guarantors`` (the properties above read one element of them).
+    @staticmethod
+    def equities(model) -> np.ndarray:
+        """Net assets of every guarantor, yuan."""
+        return model.ledger.balance[model.guarantor_accounts]
+
+    @staticmethod
+    def leverage_caps(model) -> np.ndarray:
+        """Applicable leverage cap of every guarantor (放大倍数 cap).
+
+        ``guarantor.leverage_cap_small_micro`` where at least
+        ``guarantor.small_micro_focus_share`` of its liability is small/micro (or it has
+        none), else ``guarantor.leverage_cap``.
+        """
+        p = model.params
+        liab = model.guarantor_liability
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = model.guarantor_liability_sm / liab
+        focused = (liab <= 0) | (share >= p["guarantor.small_micro_focus_share"])
+        return np.where(
+            focused, p["guarantor.leverage_cap_small_micro"], p["guarantor.leverage_cap"]
+        )
+
+    @staticmethod
+    def appetites(model) -> np.ndarray:
+        """Risk appetite of every guarantor (see :meth:`appetite`)."""
+        p = model.params
+        guarantors = model.guarantors
+        opening = np.array([x.opening_equity for x in guarantors], dtype=float)
+        drive = np.array([x.drive for x in guarantors], dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = Guarantor.equities(model) / opening
+        health = np.where(opening != 0, np.minimum(1.0, np.maximum(0.0, ratio)), 1.0)
+        return p["guarantor.el_appetite"] * (1.0 + exemption(model)) * drive * health
 
     # -------------------------------------------------------------- decisions
     # The rules below are each guarantor's own, applied to all guarantors' referrals in
@@ -127,8 +158,8 @@ class Guarantor(Institution):
         if sel.size == 0:
             return
         g = apps.guarantor[sel]
-        appetite_g = np.array([x.appetite() for x in guarantors])
-        solvent_g = np.array([x.solvent for x in guarantors])
+        appetite_g = Guarantor.appetites(m)
+        solvent_g = Guarantor.equities(m) > 0
         amount = apps.amount[sel]
         reg_ok = m.reguarantor.eligible(amount, apps.small_micro[sel])
         nf_ok = reg_ok & m.national_fund.covers(amount, apps.u_cover[sel])
@@ -239,10 +270,8 @@ class Guarantor(Institution):
         if sel.size == 0:
             return
         g = apps.guarantor[sel]
-        equity_g = np.array([x.equity for x in guarantors])
-        room_g = np.array(
-            [x.leverage_cap * max(x.equity, 0.0) - x.net_liability for x in guarantors]
-        )
+        equity_g = Guarantor.equities(m)
+        room_g = Guarantor.leverage_caps(m) * np.maximum(equity_g, 0.0) - m.guarantor_liability_net
         amount = apps.amount[sel]
         conc_ok = liability(amount, m.shares) <= p["guarantor.concentration_cap"] * equity_g[g]
         need = net_liability(amount * m.weight, m.shares, apps.reg_ok[sel], apps.nf_ok[sel])
