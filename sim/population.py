@@ -101,10 +101,20 @@ def _cdf(shares) -> np.ndarray:
 def _record_field(records: str, name: str) -> property:
     """Read-only attribute giving the ``name`` column as a view of the ``records`` array.
 
-    Derived on access (never stored), so that copies of a population stay consistent;
-    write through it with ``population.name[rows] = ...``.
+    The view is made on first read and kept (making it costs microseconds, and the
+    monthly stages read the columns dozens of times a month); copies and pickles of a
+    population drop the kept views (:meth:`SMEPopulation.__getstate__`), so that a
+    copy's columns are views of its own records. Write through it with
+    ``population.name[rows] = ...``.
     """
-    return property(lambda self: getattr(self, records)[name], doc=_column_doc(records, name))
+
+    def column(self):
+        views = self._views
+        if name not in views:
+            views[name] = getattr(self, records)[name]
+        return views[name]
+
+    return property(column, doc=_column_doc(records, name))
 
 
 def _column_doc(records: str, name: str) -> str:
@@ -182,6 +192,7 @@ class SMEPopulation:
     loan_nf = _record_field("loan", "loan_nf")  # covered by the National Fund (bool)
 
     def __init__(self, n, params, guarantor_weights, rng):
+        self._views: dict[str, np.ndarray] = {}  # the record columns' views, made on first read
         self.n = n
         self.p = params
         self.rng = rng
@@ -212,6 +223,14 @@ class SMEPopulation:
         self.has_loan = np.zeros(n, bool)
         self.hazard = np.zeros(n, np.float32)
         self.draw_firms(np.arange(n), initial=True)
+
+    def __getstate__(self) -> dict:
+        """State for copies and pickles, without the kept column views (see ``_views``)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_views"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._views = {}
 
     # ------------------------------------------------------------------ firms
     def draw_firms(self, rows: np.ndarray, initial: bool = False) -> None:
