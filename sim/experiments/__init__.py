@@ -2,7 +2,9 @@
 uses) and below the interfaces (:mod:`sim.interfaces`).
 
 - :mod:`.replications`: replications with common random numbers, paired comparisons,
-  ensemble runs, executors (``sim.run_replications``, ``sim.compare``);
+  ensemble runs (``sim.run_replications``, ``sim.compare``); :mod:`.pool` the local process
+  pool they and the sweeps run on (light to import, so that a command starts its fork
+  server first);
 - :mod:`.sweeps`: sweep files, designs, resumable execution (``sim.Sweep``,
   ``sim.SweepResult``);
 - :mod:`.sensitivity`: Sobol and Morris indices of a sweep;

@@ -309,7 +309,7 @@ def calibrate(
             progress(count, value)
         return res
 
-    from .replications import make_executor
+    from .pool import make_executor
 
     with make_executor(workers) as executor:  # one pool for the whole calibration
         converged, message = _search(residuals, y0, method, step, max_evaluations)

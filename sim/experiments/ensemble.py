@@ -308,7 +308,7 @@ def history_match(
     """
     from scipy.stats import qmc
 
-    from .replications import make_executor
+    from .pool import make_executor
 
     dims = calibration_dimensions() if dims is None else dims
     d = len(dims)

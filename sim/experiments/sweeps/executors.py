@@ -163,7 +163,7 @@ class SweepExecutor:
     def _new(self) -> cf.Executor:
         if self.client is not None:
             return self.client.get_executor(pure=False)  # no hashing of the runs
-        from ..replications import make_executor
+        from ..pool import make_executor
 
         return make_executor(self.workers)
 
@@ -307,7 +307,7 @@ def _execute(specs, task, out, executor, marker, resume, window, progress, rebui
     """:func:`execute` in the prepared folder ``out`` (with the marker file ``marker``)."""
     from concurrent.futures.process import BrokenProcessPool
 
-    from ..replications import InProcessExecutor
+    from ..pool import InProcessExecutor
 
     todo = []
     for spec in specs:

@@ -436,7 +436,7 @@ class Sweep:
         if out is None and resume:
             raise SweepOptionError("resume: needs out, the folder of the sweep to resume")
         if scheduler is None and (workers or default_workers()) > 1:
-            from ..replications import start_worker_server
+            from ..pool import start_worker_server
 
             start_worker_server()  # imports the model for the workers while this goes on
         record = fingerprint(self)

@@ -61,7 +61,7 @@ def _run_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet, de
 
     try:
         if check_run_options(workers, scheduler) is None and (workers or default_workers()) > 1:
-            from sim.experiments.replications import start_worker_server
+            from sim.experiments.pool import start_worker_server
 
             start_worker_server()  # the pool's workers get ready while the sweep is checked
         sweep = Sweep.from_file(sweep_file)
