@@ -74,7 +74,7 @@ class Ledger:
     def __init__(self, accounts, opening):
         self.accounts = list(accounts)
         self._parties: dict[str, np.ndarray] = {}
-        n = self._n = len(self.accounts)
+        n = len(self.accounts)
         self.opening = np.asarray(opening, dtype=float).copy()
         self.balance = self.opening.copy()
         self.month = np.zeros((len(FLOW_KINDS), n, n))
@@ -123,7 +123,7 @@ class Ledger:
             return
         # one bincount over the (payer, payee) cells, then the flows out of (row sums) and
         # into (column sums) each account
-        n = self._n
+        n = len(self.accounts)
         amount = np.asarray(amount, dtype=float)
         cell = np.asarray(payer, dtype=np.int64) * n + payee
         if cell.shape != amount.shape:

@@ -25,6 +25,7 @@ from .executors import (
     check_scheduler,
     default_workers,
     execute,
+    prepare_run,
 )
 from .folder import check_sweep_folder, fingerprint, sweep_folder
 from .results import SweepResult, merge
@@ -53,6 +54,7 @@ __all__ = [
     "check_scheduler",
     "check_run_options",
     "default_workers",
+    "prepare_run",
     "fingerprint",
     "check_sweep_folder",
     "sweep_folder",

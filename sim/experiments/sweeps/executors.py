@@ -101,6 +101,18 @@ def check_run_options(workers: int | None, scheduler: str | None) -> str | None:
     return scheduler
 
 
+def prepare_run(workers: int | None, scheduler: str | None) -> str | None:
+    """:func:`check_run_options`, then start the local pool's fork server at once when the
+    run will need one (more than one local worker): it imports the model for the workers
+    while the caller goes on (loading the sweep, planning). Returns the scheduler address."""
+    scheduler = check_run_options(workers, scheduler)
+    if scheduler is None and (workers or default_workers()) > 1:
+        from ..pool import start_worker_server
+
+        start_worker_server()
+    return scheduler
+
+
 def _progress_bar(progress, total: int, desc: str):
     """A tqdm bar on stderr for ``progress=True`` (shown only on a terminal), else None."""
     if progress is not True:

@@ -89,9 +89,9 @@ from .executors import (
     SweepOptionError,
     _progress_bar,
     _progress_callback,
-    check_run_options,
     default_workers,
     execute,
+    prepare_run,
 )
 from .folder import check_sweep_folder, fingerprint, sweep_folder
 from .results import SweepResult, merge
@@ -432,13 +432,9 @@ class Sweep:
         from sim.outcomes import SUMMARY_FIELDS
         from sim.outputs import build_manifest, write_json, write_parquet
 
-        scheduler = check_run_options(workers, scheduler)
+        scheduler = prepare_run(workers, scheduler)
         if out is None and resume:
             raise SweepOptionError("resume: needs out, the folder of the sweep to resume")
-        if scheduler is None and (workers or default_workers()) > 1:
-            from ..pool import start_worker_server
-
-            start_worker_server()  # imports the model for the workers while this goes on
         record = fingerprint(self)
         temporary = None
         if out is None:

@@ -50,20 +50,12 @@ def _run_sweep(sweep_file, out, workers, scheduler, resume, overwrite, quiet, de
     each problem is bad input (one line, exit code 2). ``designs`` restricts the allowed
     designs.
     """
-    from sim.experiments.sweeps import (
-        Sweep,
-        SweepOptionError,
-        check_run_options,
-        default_workers,
-    )
+    from sim.experiments.sweeps import Sweep, SweepOptionError, prepare_run
     from sim.outputs import OutputError
     from sim.scenario import ScenarioError
 
     try:
-        if check_run_options(workers, scheduler) is None and (workers or default_workers()) > 1:
-            from sim.experiments.pool import start_worker_server
-
-            start_worker_server()  # the pool's workers get ready while the sweep is checked
+        prepare_run(workers, scheduler)  # the pool's workers get ready while the sweep is checked
         sweep = Sweep.from_file(sweep_file)
         if designs and sweep.design.method not in designs:
             raise BadInput(
