@@ -40,6 +40,9 @@ __all__ = [
     "Display",
     "Outcome",
     "OUTCOMES",
+    "MONTHLY_SERIES",
+    "FLOW_SERIES",
+    "SUMMARY_FIELDS",
     "outcome",
     "format_outcome",
     "axis_label",
@@ -1290,6 +1293,175 @@ del _what, _label, _zh, _when, _size, _size_zh, _party, _book, _SIZES, _FIRM_YEA
 OUTCOMES: MappingProxyType[str, Outcome] = MappingProxyType({o.key: o for o in _O})
 if len(OUTCOMES) != len(_O):  # pragma: no cover - a registry bug, caught at import
     raise RuntimeError("duplicate outcome keys in the registry")
+
+
+#: Keys of the monthly record (the columns of ``timeseries.parquet``).
+MONTHLY_SERIES: tuple[str, ...] = (
+    "month",
+    "z",
+    # demand and screening
+    "applications",
+    "applied_amount",
+    "applications_first_time",
+    "bank_screenings",
+    "guarantor_screenings",
+    "referrals",
+    "referrals_bank_ok",
+    "guarantee_approvals",
+    "referrals_first_time",
+    "approvals_first_time",
+    "rejected_amount",
+    "capacity_rejected_amount",
+    # firm-years, as a firm survey counts them (each firm once per year; see
+    # GuaranteeMarket.survey_year): applicants, those with an offer, and firms that needed
+    # credit but stayed away discouraged, by size class, with their requests
+    *(
+        f"{what}_{part}"
+        for what in ("applicant", "offered", "discouraged")
+        for part in ("firms", "firms_micro", "firms_small", "firms_medium", "request")
+    ),
+    # new lending
+    "new_loans",
+    "new_guaranteed_loans",
+    "new_direct",
+    "new_guaranteed",
+    "new_first_time",
+    "new_additional",
+    "new_guaranteed_small_micro",
+    "new_guaranteed_le_5m",
+    "new_guaranteed_fee_amount",
+    "new_guaranteed_all_in_amount",
+    "new_rate_amount",
+    "new_guaranteed_delay_amount",
+    "new_exposed",
+    "guarantees_ceded",
+    "guarantees_nf_covered",
+    "avg_guarantee_fee",
+    # defaults and losses
+    "loan_months_direct",
+    "loan_months_guaranteed",
+    "loan_months_exposed",
+    "defaults_direct",
+    "defaults_guaranteed",
+    "defaults_exposed",
+    "defaulted_exposure",
+    "compensation",
+    "guarantee_released",
+    "compensation_rate",
+    "repaid",
+    "recoveries",
+    "loss_bank",
+    "loss_guarantor",
+    "loss_reguarantor",
+    "loss_national_fund",
+    "loss_comp_fund",
+    "guarantee_side_recoveries",
+    # fiscal
+    "fee_subsidies",
+    "comp_fund_payouts",
+    "capital_injections",
+    "write_off_tax_relief",
+    "national_fund_net_loss",
+    "fiscal_cost",
+    "screening_cost",
+    # stocks
+    "outstanding_direct",
+    "outstanding_guaranteed",
+    "guarantee_liability",
+    "guarantee_liability_net",
+    "guarantor_equity",
+    "leverage",
+    "leverage_cap",
+    "capacity_headroom",
+    "insolvent_guarantors",
+    "reguarantor_equity",
+    "national_fund_equity",
+    "bank_equity",
+    "national_fund_sharing",
+    "mean_evaluation_score",
+)
+
+#: The monthly series that are flows (kind ``flow`` in the outcome registry): the ones
+#: summed over months (``GuaranteeMarket.totals``, the yearly outcomes). Stocks, ratios and
+#: the month are never summed.
+FLOW_SERIES: tuple[str, ...] = tuple(k for k in MONTHLY_SERIES if OUTCOMES[k].kind == "flow")
+
+#: Scalar outcomes of :func:`summarize`, in order (the ``summary.parquet`` columns
+#: after the identifiers).
+SUMMARY_FIELDS: tuple[str, ...] = (
+    "lending_volume",
+    "default_rate",
+    "guaranteed_volume",
+    "direct_volume",
+    "borrowers",
+    "first_time_borrowers",
+    "rationed_share",
+    "default_rate_guaranteed",
+    "default_rate_direct",
+    "compensation_rate",
+    "loss_bank",
+    "loss_guarantor",
+    "loss_reguarantor",
+    "loss_national_fund",
+    "loss_comp_fund",
+    "recoveries",
+    "avg_guarantee_fee",
+    "leverage",
+    "small_micro_share",
+    "small_loan_share",
+    "fiscal_cost",
+    "additional_lending",
+    "fiscal_cost_per_additional_yuan",
+    "guarantor_equity_end",
+    "insolvent_guarantors",
+    # further outcomes
+    "net_credit_loss",
+    "applications",
+    "avg_loan_rate",
+    "all_in_cost_guaranteed",
+    "guarantee_approval_rate",
+    "first_time_approval_rate",
+    "bank_participation",
+    "avg_guarantee_size",
+    "avg_approval_delay",
+    "screening_cost",
+    "fee_subsidies",
+    "comp_fund_payouts",
+    "capital_injections",
+    "write_off_tax_relief",
+    "national_fund_net_loss",
+    "guarantee_outstanding_end",
+    "capacity_headroom_end",
+    "leverage_cap",
+    "reguarantor_equity_end",
+    "national_fund_equity_end",
+    "national_fund_covered_share",
+    "exposed_sector_volume",
+    "default_rate_exposed",
+    "guarantor_loss_rate",
+    "net_loss_rate",
+    "guarantor_net_loss",
+    "net_leverage",
+    "mean_evaluation_score",
+    "recovery_ratio",
+    "guaranteed_volume_per_year",
+    "compensation_paid",
+    "guarantee_released",
+    "guarantee_side_recoveries",
+    # rationing as firm surveys measure it, and substitution
+    "refused_firm_share",
+    "refused_firm_share_micro",
+    "refused_firm_share_small",
+    "refused_firm_share_medium",
+    "discouraged_share",
+    "application_rejection_share",
+    "incremental_share",
+    "guaranteed_share_outstanding",
+    "applicant_firms",
+    "refused_firms",
+    "demand_firms",
+    "discouraged_firms",
+)
 
 
 def outcome(key: str) -> Outcome:

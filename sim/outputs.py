@@ -404,15 +404,24 @@ def software_versions() -> dict[str, str]:
     """Versions of what a run's results depend on: Python, numpy, Mesa and gsim."""
     import platform
 
-    import mesa
     import numpy as np
 
     from . import __version__
 
+    mesa = sys.modules.get("mesa")  # a process that ran no model has not imported Mesa (0.4 s)
+    if mesa is not None:
+        mesa_version = getattr(mesa, "__version__", "unknown")
+    else:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            mesa_version = version("mesa")
+        except PackageNotFoundError:
+            mesa_version = "unknown"
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "mesa": getattr(mesa, "__version__", "unknown"),
+        "mesa": mesa_version,
         "gsim": __version__,
     }
 

@@ -140,6 +140,19 @@ def test_manifest_records_versions():
     json.dumps(m, default=str)  # serialisable as written
 
 
+def test_versions_without_importing_mesa():
+    """A sweep's parent that ran no model has not imported Mesa (0.4 s): the manifest reads
+    Mesa's version from its installed metadata instead, the same version."""
+    code = (
+        "import sys, json; from sim.outputs import software_versions; "
+        "v = software_versions(); print(json.dumps([v['mesa'], 'mesa' in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert json.loads(out.stdout) == [mesa.__version__, False]
+
+
 @pytest.mark.skipif(not git_available(), reason="git is not installed")
 def test_manifest_records_the_git_commit_of_the_checkout():
     """Run from this checkout, the manifest names its HEAD (and whether tracked files differ)."""

@@ -443,6 +443,19 @@ def test_sweep_executor_builds_its_pool_with_make_executor():
         pool.close()
 
 
+def test_import_in_background_loads_modules_and_swallows_import_errors():
+    """The sweep's parent imports pandas and pyarrow while its workers run: the thread
+    imports what it is given, in order, and stops quietly at a module that fails (the
+    caller's own import raises it)."""
+    code = (
+        "import sys, json; from sim.experiments.pool import import_in_background; "
+        "t = import_in_background('colorsys', 'no_such_module_gsim', 'wave'); t.join(30); "
+        "print(json.dumps(['colorsys' in sys.modules, 'wave' in sys.modules, t.is_alive()]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [True, False, False]
+
+
 def test_results_are_bit_identical_whatever_the_grouping_and_workers(tmp_path, monkeypatch):
     """The same runs in-process one by one, on a 2-process pool one run a task, in tasks of
     5 runs, in the default guided groups, and through ``Sweep.run`` with 1 and 2 workers

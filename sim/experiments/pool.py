@@ -16,7 +16,13 @@ import sys
 import threading
 import time
 
-__all__ = ["make_executor", "start_worker_server", "InProcessExecutor", "exit_with_parent"]
+__all__ = [
+    "make_executor",
+    "start_worker_server",
+    "InProcessExecutor",
+    "exit_with_parent",
+    "import_in_background",
+]
 
 
 class InProcessExecutor(cf.Executor):
@@ -79,6 +85,29 @@ def make_executor(workers: int) -> cf.Executor:
         initializer=exit_with_parent,
         initargs=(os.getpid(),),
     )
+
+
+def import_in_background(*modules: str) -> threading.Thread:
+    """Import ``modules`` in a daemon thread of this process, and return the thread.
+
+    For a parent that waits on its pool's workers and later needs heavy modules itself
+    (pandas and pyarrow to merge a sweep's run files): their import then overlaps the wait
+    instead of following it. An import the caller makes meanwhile waits for the thread's
+    (Python's import locks); an import error is left for the caller's own import to raise.
+    """
+
+    def load() -> None:
+        import importlib
+
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the caller's own import reports it
+                return
+
+    thread = threading.Thread(target=load, name="gsim-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def exit_with_parent(parent: int, interval: float = 0.5) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from sim.outcome_registry import SUMMARY_FIELDS
 from sim.parameters import RISK_SHARE_KEYS
 from sim.scenario import (
     Scenario,
@@ -180,12 +181,6 @@ def check_keys(
     return schema(**{name: before[name] for name in data})
 
 
-def _summary_fields() -> tuple[str, ...]:
-    from sim.outcomes import SUMMARY_FIELDS  # pandas: imported when a file names outcomes
-
-    return SUMMARY_FIELDS
-
-
 @dataclass(frozen=True)
 class SweepSpec:
     """What a sweep file declares: one field per top-level key, each with its type and its
@@ -252,7 +247,7 @@ class SweepSpec:
         rule="expected a list of outcomes",
         types=(list, tuple),
         nonempty=True,
-        items=_summary_fields,
+        items=lambda: SUMMARY_FIELDS,
         item_rule="unknown outcome; see sim.SUMMARY_FIELDS",
     )
     set: Mapping = key_field(factory=dict, rule="expected a table of KEY = VALUE", types=(Mapping,))

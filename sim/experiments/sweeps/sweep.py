@@ -83,6 +83,7 @@ from sim.scenario import (
     unknown_name,
 )
 
+from ..pool import InProcessExecutor, import_in_background
 from .design import Design, _Range, check_design_size
 from .executors import (
     SweepExecutor,
@@ -429,7 +430,7 @@ class Sweep:
         import tempfile
         from datetime import UTC, datetime
 
-        from sim.outcomes import SUMMARY_FIELDS
+        from sim.outcome_registry import SUMMARY_FIELDS
         from sim.outputs import build_manifest, write_json, write_parquet
 
         scheduler = prepare_run(workers, scheduler)
@@ -449,6 +450,8 @@ class Sweep:
                 stack.callback(temporary.cleanup)
             pool = SweepExecutor(workers or default_workers(), scheduler)  # before the folder
             stack.callback(pool.close)
+            if not isinstance(pool.executor, InProcessExecutor):  # ready to merge when done
+                import_in_background("pyarrow.parquet", "pandas")
             stack.enter_context(
                 sweep_folder(out_dir, record, specs, resume=resume, overwrite=overwrite)
             )
