@@ -121,10 +121,26 @@ class Ledger:
             self.balance[payer] -= a
             self.balance[payee] += a
             return
-        # one bincount over the (payer, payee) cells, then the flows out of (row sums) and
-        # into (column sums) each account
         n = len(self.accounts)
         amount = np.asarray(amount, dtype=float)
+        if _ndim(payer) == 0 and amount.ndim == 1 and np.shape(payee) == amount.shape:
+            # one payer: a bincount over the payees (the same sums, in the same order, as
+            # the cells' bincount below: the other rows would add only zeros)
+            row = np.bincount(payee, weights=amount, minlength=n)
+            self.month[k, payer] += row
+            self.balance[payer] -= row.sum()
+            self.balance += row
+            return
+        if _ndim(payee) == 0 and amount.ndim == 1 and np.shape(payer) == amount.shape:
+            # one payee: its inflow is the payers' column summed in account order, as the
+            # column sum of the cells below is (cumsum keeps that order; sum() would not)
+            col = np.bincount(payer, weights=amount, minlength=n)
+            self.month[k, :, payee] += col
+            self.balance -= col
+            self.balance[payee] += np.cumsum(col)[-1]
+            return
+        # one bincount over the (payer, payee) cells, then the flows out of (row sums) and
+        # into (column sums) each account
         cell = np.asarray(payer, dtype=np.int64) * n + payee
         if cell.shape != amount.shape:
             cell = np.broadcast_to(cell, amount.shape)
