@@ -41,7 +41,7 @@ import numpy as np
 
 from .parameters import REGISTRY, RISK_SHARE_KEYS
 
-__all__ = ["Adoption", "adoption_level"]
+__all__ = ["Adoption", "adoption_level", "burn_in_values"]
 
 N_MEASURES = 12
 
@@ -77,6 +77,32 @@ def adoption_level(month: float, delay: float, ramp: float) -> float:
     if ramp == 0:
         return 1.0
     return float(min(1.0, (month - delay) / ramp))
+
+
+def burn_in_values(values: Mapping[str, Any]) -> tuple:
+    """What a run's burn-in depends on: the values of the parameters without a measure.
+
+    Every measure is at level 0 during the burn-in (``month <= 0 <= delay``), so a
+    measure's parameters are at their reference there, whatever their value: two scenarios
+    with equal ``burn_in_values`` have the same burn-in from the same seed
+    (:meth:`sim.GuaranteeMarket.after_burn_in`).
+
+    Parameters
+    ----------
+    values : mapping
+        A scenario's resolved parameter values.
+
+    Returns
+    -------
+    tuple of (str, object)
+        ``(key, value)`` of each registry key without a measure, in registry order, lists
+        as tuples (hashable: a key of a cache of burned-in models).
+    """
+    return tuple(
+        (key, tuple(v) if isinstance(v := values[key], list) else v)
+        for key, param in REGISTRY.items()
+        if param.measure is None
+    )
 
 
 def _reference(key: str) -> Any:

@@ -9,6 +9,7 @@ booking, defaults, monthly flows, maturities, recoveries) in :mod:`sim.loan_book
 
 from __future__ import annotations
 
+import copy
 from functools import partial
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import mesa
 import numpy as np
 from scipy.special import ndtri
 
-from .adoption import Adoption
+from .adoption import Adoption, burn_in_values
 from .agents import (
     BATCH_MODES,
     NO_BATCH,
@@ -181,15 +182,9 @@ class GuaranteeMarket(LoanBook, mesa.Model):
         self.active_exposed = 0
         # month -> rows and columns of the loans booked to fall due then
         self.maturing: dict[int, tuple[np.ndarray, LoanColumns]] = {}
-        # schedules of recoveries and write-off relief, long enough for the longest lag the
-        # adoption path passes through (between the reference and the scenario's value)
-        horizon_buffer = 1 + max(
-            REGISTRY[k].default if i else p[k]
-            for k in ("recovery.lag_months", "recovery.write_off_months")
-            for i in (0, 1)
-        )
-        self.recovery_due = np.zeros((horizon_buffer, len(accounts)))
-        self.tax_relief_due = np.zeros((horizon_buffer, len(accounts)))
+        # schedules of recoveries and write-off relief: rows by month, as a ring
+        self.recovery_due = np.zeros((_schedule_length(p), len(accounts)))
+        self.tax_relief_due = np.zeros_like(self.recovery_due)
 
         # ---- SMEs: columns, and one Mesa agent per seat. The seats' ids are taken now
         # (the last ones, as if the agents were created here); the agents themselves
@@ -318,6 +313,57 @@ class GuaranteeMarket(LoanBook, mesa.Model):
         """Run burn-in and horizon."""
         for _ in range(self.burn_in + self.horizon - self.month):
             self.step()
+
+    def after_burn_in(self, scenario: Scenario) -> GuaranteeMarket:
+        """A copy of this model, which has just run its burn-in, that goes on as ``scenario``.
+
+        During the burn-in every measure of the 2022 package is at adoption level 0
+        (:mod:`sim.adoption`): a measure's parameters are at their reference whatever a
+        scenario sets them to. Two scenarios that agree on every parameter without a measure
+        (:func:`~sim.adoption.burn_in_values`: run settings, calibrated structure, shocks)
+        therefore have the same burn-in from the same seed, month for month. The copy takes
+        ``scenario``'s measures and runs on exactly as ``GuaranteeMarket(scenario, rng=seed)``
+        would, bit for bit (``tests/test_burn_in.py``), so that the runs of a sweep's design
+        points or of a comparison, which share seeds, compute their burn-in once.
+
+        Parameters
+        ----------
+        scenario : Scenario
+            Agrees with this model's scenario on every parameter without a measure.
+
+        Returns
+        -------
+        GuaranteeMarket
+            An independent copy (this model is unchanged and can be continued again).
+
+        Raises
+        ------
+        ValueError
+            This model is not at the end of its burn-in, or ``scenario``'s burn-in differs.
+        """
+        if self.month != self.burn_in:
+            raise ValueError(
+                f"after_burn_in: the model is at month {self.month}, expected the end of its "
+                f"burn-in (month {self.burn_in})"
+            )
+        mine, theirs = burn_in_values(self.spec.values), burn_in_values(scenario.values)
+        if theirs != mine:
+            key = next(k for (k, a), (_, b) in zip(mine, theirs, strict=True) if a != b)
+            raise ValueError(
+                f"after_burn_in: {scenario.name} has another burn-in than {self.spec.name} "
+                f"({key} = {scenario[key]!r}, not {self.spec[key]!r}; only parameters of "
+                "a measure may differ)"
+            )
+        twin = copy.deepcopy(self)
+        twin.spec = twin.smes.p = scenario  # what GuaranteeMarket(scenario) holds
+        twin.adoption = Adoption(scenario.values)
+        twin.adoption.update(twin.horizon_month)
+        twin._put_in_force()
+        rows = _schedule_length(scenario)
+        if rows != twin.recovery_due.shape[0]:
+            twin.recovery_due = _relaid(twin.recovery_due, twin.month, rows)
+            twin.tax_relief_due = _relaid(twin.tax_relief_due, twin.month, rows)
+        return twin
 
     @property
     def in_horizon(self) -> bool:
@@ -550,6 +596,31 @@ def _seed_sequence(rng) -> np.random.SeedSequence:
     if rng is None or isinstance(rng, int | np.integer):
         return np.random.SeedSequence(None if rng is None else int(rng))
     raise TypeError(f"rng must be an int, SeedSequence, Generator or None, not {type(rng)}")
+
+
+def _schedule_length(p) -> int:
+    """Rows of the recovery and write-off schedules: one more than the longest lag the
+    adoption path passes through (between the reference and the scenario's value)."""
+    return 1 + max(
+        REGISTRY[k].default if i else p[k]
+        for k in ("recovery.lag_months", "recovery.write_off_months")
+        for i in (0, 1)
+    )
+
+
+def _relaid(due: np.ndarray, month: int, rows: int) -> np.ndarray:
+    """A schedule (row ``m % len`` holds what falls due in month ``m``) on ``rows`` rows.
+
+    The months after ``month`` keep what falls due in them; ``ValueError`` if something
+    falls due too late for the new length."""
+    out = np.zeros((rows, due.shape[1]))
+    for ahead in range(due.shape[0]):
+        row = due[(month + ahead) % due.shape[0]]
+        if row.any():
+            if ahead >= rows:
+                raise ValueError(f"a schedule of {rows} months cannot hold month +{ahead}")
+            out[(month + ahead) % rows] = row
+    return out
 
 
 def _guarantor_equity(p, n_mun: int, n_dis: int) -> np.ndarray:

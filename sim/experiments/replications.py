@@ -21,6 +21,7 @@ import pandas as pd
 from sim.outcomes import SUMMARY_FIELDS
 from sim.scenario import Scenario, load_scenario
 
+from .burn_in import burn_in_groups, burn_in_key, run_grouped, shared_burn_ins, start_run
 from .pool import InProcessExecutor, exit_with_parent, make_executor, start_worker_server
 
 __all__ = [
@@ -63,9 +64,7 @@ def run_replication(
     ``replication``, ``seed``, the overridden parameters and the outcomes of
     :data:`sim.SUMMARY_FIELDS`.
     """
-    from sim.model import GuaranteeMarket
-
-    model = GuaranteeMarket(scenario, rng=replication_seed(seed, replication))
+    model = start_run(scenario, seed, replication, replication_seed(seed, replication))
     model.run()
     row = {"scenario": scenario.name}
     if member is not None:
@@ -144,23 +143,33 @@ def _map(
     executor: cf.Executor | None = None,
     fn: Callable = _task,
 ) -> list:
-    """Run ``fn`` over tasks in order of submission, in-process, on a new process pool, or
-    on ``executor`` (kept open by the caller across many calls)."""
+    """Run ``fn`` over tasks ``(scenario, seed, replication, ...)``, in-process, on a new
+    process pool, or on ``executor`` (kept open by the caller across many calls); the
+    results in the order of the tasks.
+
+    Tasks that share a burn-in (:func:`~.burn_in.burn_in_key`: the same replication of
+    scenarios that differ only in measures) run together, one after the other, so that
+    they compute it once (:mod:`sim.experiments.burn_in`); results do not depend on it.
+    """
     results: list = [None] * len(tasks)
-    if executor is None and workers <= 1:  # in order: the first failure stops the loop
-        for i, t in enumerate(tasks):
-            results[i] = fn(t)
-            if progress:
-                progress(1)
+    groups = burn_in_groups([burn_in_key(*t[:3]) for t in tasks])
+    if executor is None and workers <= 1:  # the first failure stops the loop
+        with shared_burn_ins():
+            for i in (i for group in groups for i in group):
+                results[i] = fn(tasks[i])
+                if progress:
+                    progress(1)
         return results
     if executor is None:
         with make_executor(workers) as pool:
             return _map(tasks, workers, progress, pool, fn)
-    futures = {executor.submit(fn, t): i for i, t in enumerate(tasks)}
+    futures = {executor.submit(run_grouped, fn, [tasks[i] for i in g]): g for g in groups}
     for fut in cf.as_completed(futures):
-        results[futures[fut]] = fut.result()
+        group = futures[fut]
+        for i, result in zip(group, fut.result(), strict=True):
+            results[i] = result
         if progress:
-            progress(1)
+            progress(len(group))
     return results
 
 

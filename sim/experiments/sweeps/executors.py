@@ -5,12 +5,14 @@ into tasks whose workers write each finished run as it comes."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..burn_in import shared_burn_ins
 from .runs import SHARE_MARKER, RunSpec, _finished_ok, _run_path, _write_result, run_group
 
 
@@ -325,6 +327,9 @@ def _execute(specs, task, out, executor, marker, resume, window, progress, rebui
     for spec in specs:
         if not (resume and _finished_ok(_run_path(out, spec.run_id))):
             todo.append(spec)
+    # replication by replication: the runs of one replication of every design point meet in
+    # a task and compute a burn-in they share once (sim.experiments.burn_in)
+    todo.sort(key=lambda spec: (spec.seed, spec.replication))
     counts = {"total": len(specs), "skipped": len(specs) - len(todo), "ok": 0, "failed": 0}
     if skipped is not None:
         skipped(counts["skipped"])
@@ -381,14 +386,17 @@ def _execute(specs, task, out, executor, marker, resume, window, progress, rebui
                     record(spec, error)
 
     queue = iter(groups)
-    while (suspects := drain(queue, window)) is not None:
-        if rebuild is None:
-            raise BrokenProcessPool("a worker process died; no executor to rebuild")
-        current["executor"] = rebuild()
-        for spec in suspects:  # one at a time: find the run that kills its worker
-            if drain(iter([[spec]]), 1) is not None:
-                error = "BrokenProcessPool: the worker process died during this run"
-                _write_result(out, spec, error=error)
-                record(spec, error)
-                current["executor"] = rebuild()
+    with contextlib.ExitStack() as stack:
+        if isinstance(executor, InProcessExecutor):  # tasks of one run: share across them
+            stack.enter_context(shared_burn_ins())
+        while (suspects := drain(queue, window)) is not None:
+            if rebuild is None:
+                raise BrokenProcessPool("a worker process died; no executor to rebuild")
+            current["executor"] = rebuild()
+            for spec in suspects:  # one at a time: find the run that kills its worker
+                if drain(iter([[spec]]), 1) is not None:
+                    error = "BrokenProcessPool: the worker process died during this run"
+                    _write_result(out, spec, error=error)
+                    record(spec, error)
+                    current["executor"] = rebuild()
     return counts

@@ -14,6 +14,8 @@ from sim.scenario import (
     Scenario,
 )
 
+from ..burn_in import shared_burn_ins
+
 if TYPE_CHECKING:
     from .sweep import Sweep
 
@@ -166,7 +168,11 @@ def run_group(
         (nothing heavier travels back), else the task's ``(summary_row, timeseries)`` (None
         for a failed run) for the parent to write.
     """
-    out = Path(out_dir)
+    with shared_burn_ins():  # the runs of one replication compute their burn-in once
+        return _run_group(task, Path(out_dir), specs, marker)
+
+
+def _run_group(task, out: Path, specs: list[RunSpec], marker: str | None):
     shared = marker is None or (out / "runs" / marker).is_file()
     done: list[tuple[str | None, bool, Any]] = []
     for spec in specs:

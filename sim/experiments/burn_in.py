@@ -1,0 +1,98 @@
+"""Runs that share a burn-in compute it once.
+
+Every measure is at adoption level 0 during the burn-in, so scenarios that differ only in
+parameters of a measure (the design points of a lever sweep, the scenarios of a
+comparison) have the same burn-in from the same seed
+(:meth:`sim.GuaranteeMarket.after_burn_in`). Within a :func:`shared_burn_ins` block,
+:func:`start_run` keeps the burned-in model of the latest runs and starts a run that
+shares one from a copy of it: the same numbers, bit for bit, for a fraction of the months
+(a default run spends half its months in the burn-in).
+
+The runners group their runs by :func:`burn_in_key` so that the runs of one replication
+of every design point or scenario meet in one block (:func:`run_grouped`; sweeps sort
+their runs by replication before grouping them into tasks).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from sim.adoption import burn_in_values
+from sim.scenario import Scenario
+
+__all__ = ["shared_burn_ins", "start_run", "burn_in_key", "burn_in_groups", "run_grouped"]
+
+#: Burned-in models kept in a :func:`shared_burn_ins` block (the latest keys used).
+KEEP = 2
+
+_local = threading.local()  # one cache per thread (a Dask worker runs tasks in threads)
+
+
+@contextmanager
+def shared_burn_ins():
+    """A block in which :func:`start_run` shares burn-ins between runs.
+
+    Keeps the burned-in models of the :data:`KEEP` latest :func:`burn_in_key` s (memory:
+    about one model each); they are dropped when the block ends. A block inside another
+    uses the outer one's models.
+    """
+    if getattr(_local, "models", None) is not None:
+        yield
+        return
+    _local.models = OrderedDict()
+    try:
+        yield
+    finally:
+        _local.models = None
+
+
+def burn_in_key(scenario: Scenario, seed: int, replication: int) -> Hashable:
+    """Runs with equal keys have the same burn-in: the values of the parameters without a
+    measure (:func:`sim.adoption.burn_in_values`), the root seed and the replication."""
+    return (burn_in_values(scenario.values), int(seed), int(replication))
+
+
+def start_run(scenario: Scenario, seed: int, replication: int, rng: np.random.SeedSequence):
+    """A :class:`~sim.GuaranteeMarket` for one run, to be run on with ``model.run()``.
+
+    Outside a :func:`shared_burn_ins` block, or without a burn-in, a new model. Inside, a
+    model at the end of its burn-in: a copy of the burned-in model of an earlier run with
+    the same :func:`burn_in_key`, or of one burned in now and kept for the next runs.
+    Either way the run's results are those of ``GuaranteeMarket(scenario, rng=rng)``.
+    """
+    from sim.model import GuaranteeMarket
+
+    models = getattr(_local, "models", None)
+    if models is None or scenario["run.burn_in"] == 0:
+        return GuaranteeMarket(scenario, rng=rng)
+    key = burn_in_key(scenario, seed, replication)
+    model = models.get(key)
+    if model is None:
+        model = GuaranteeMarket(scenario, rng=rng)
+        for _ in range(model.burn_in):
+            model.step()
+        models[key] = model
+        while len(models) > KEEP:
+            models.popitem(last=False)
+    else:
+        models.move_to_end(key)
+    return model.after_burn_in(scenario)
+
+
+def burn_in_groups(keys: Sequence[Hashable]) -> list[list[int]]:
+    """Indices of equal keys, grouped, the groups in order of their first index."""
+    groups: dict[Hashable, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
+def run_grouped(fn: Callable, tasks: Sequence) -> list:
+    """``[fn(t) for t in tasks]`` in one :func:`shared_burn_ins` block (a pool's task)."""
+    with shared_burn_ins():
+        return [fn(t) for t in tasks]

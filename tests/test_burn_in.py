@@ -1,0 +1,197 @@
+"""Runs that share a burn-in compute it once, with the same results bit for bit.
+
+Every measure is at adoption level 0 during the burn-in, so scenarios that differ only in
+parameters of a measure have the same burn-in from the same seed:
+``GuaranteeMarket.after_burn_in`` continues a burned-in model as another scenario, and
+``sim.experiments.burn_in`` shares burned-in models between the runs of a sweep or a
+comparison. The claims are exact (same summary, same monthly series, same ledger bytes),
+so they are checked by equality, not statistically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.adoption import burn_in_values
+from sim.experiments import burn_in
+from sim.experiments.replications import replication_seed, run_replications
+from sim.model import GuaranteeMarket, _relaid
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = {"run.n_smes": 1500, "run.horizon": 18}
+#: The package and each of its twelve measures alone: between them every measure's
+#: parameters depart from their reference.
+MEASURE_SCENARIOS = [
+    "beijing_2022",
+    *sorted(p.stem for p in (ROOT / "scenarios").glob("m??_*.toml")),
+]
+
+
+def _load(name: str, burn: int, **extra):
+    return sim.load_scenario(name, overrides={**SMALL, "run.burn_in": burn, **extra})
+
+
+def _burned(scenario, seed: int) -> GuaranteeMarket:
+    model = GuaranteeMarket(scenario, rng=seed)
+    for _ in range(model.burn_in):
+        model.step()
+    return model
+
+
+def _assert_same_run(a: GuaranteeMarket, b: GuaranteeMarket) -> None:
+    np.testing.assert_equal(a.summary(), b.summary())  # NaN == NaN here
+    pd.testing.assert_frame_equal(
+        a.datacollector.get_model_vars_dataframe(),
+        b.datacollector.get_model_vars_dataframe(),
+        check_exact=True,
+    )
+    assert a.ledger.balance.tobytes() == b.ledger.balance.tobytes()
+    assert a.ledger.total.tobytes() == b.ledger.total.tobytes()
+    assert a.smes.pd.tobytes() == b.smes.pd.tobytes()
+    assert a.smes.has_loan.tobytes() == b.smes.has_loan.tobytes()
+
+
+def test_the_measure_scenarios_are_thirteen():
+    assert len(MEASURE_SCENARIOS) == 13
+
+
+@pytest.mark.parametrize("burn", [18, 24])  # a burn-in that ends mid-year, and one that does not
+@pytest.mark.parametrize("name", MEASURE_SCENARIOS)
+def test_a_run_continued_after_a_shared_burn_in_is_the_run_itself(name, burn):
+    """The 2021 baseline's burn-in, continued as the package or as one measure, gives the
+    run of that scenario: summary, monthly series, ledger and firms, bit for bit."""
+    scenario = _load(name, burn)
+    alone = GuaranteeMarket(scenario, rng=7)
+    alone.run()
+    twin = _burned(_load("baseline_2021", burn), 7).after_burn_in(scenario)
+    assert twin.spec is scenario and twin.params["run.n_smes"] == 1500
+    twin.run()
+    _assert_same_run(twin, alone)
+
+
+def test_longer_recovery_lags_than_the_burn_in_had_relay_the_schedules():
+    """A scenario whose recovery and write-off lags exceed the reference needs longer
+    schedules than the burned-in model has: they are re-laid, and the run is unchanged."""
+    scenario = _load(
+        "beijing_2022", 18, **{"recovery.lag_months": 30, "recovery.write_off_months": 20}
+    )
+    burned = _burned(_load("baseline_2021", 18), 3)
+    twin = burned.after_burn_in(scenario)
+    assert twin.recovery_due.shape[0] == 31 > burned.recovery_due.shape[0]
+    alone = GuaranteeMarket(scenario, rng=3)
+    alone.run()
+    twin.run()
+    _assert_same_run(twin, alone)
+
+
+def test_relaid_keeps_every_month_that_falls_due():
+    rng = np.random.default_rng(0)
+    due = np.zeros((13, 4))
+    month = 29
+    for ahead in (1, 5, 12):  # rows fall due 1, 5 and 12 months ahead of month 29
+        due[(month + ahead) % 13] = rng.random(4)
+    out = _relaid(due, month, 31)
+    for ahead in range(13):
+        np.testing.assert_array_equal(out[(month + ahead) % 31], due[(month + ahead) % 13])
+    assert np.count_nonzero(out.any(axis=1)) == 3
+    with pytest.raises(ValueError, match="cannot hold month"):
+        _relaid(due, month, 12)
+
+
+def test_the_burned_in_model_is_left_as_it_was():
+    """Two continuations of one burned-in model are the same run; the model itself is at
+    the end of its burn-in still."""
+    scenario = _load("beijing_2022", 18)
+    burned = _burned(_load("baseline_2021", 18), 5)
+    first, second = burned.after_burn_in(scenario), burned.after_burn_in(scenario)
+    first.run()
+    assert burned.month == 18 and not burned.datacollector.model_vars["month"]
+    second.run()
+    _assert_same_run(first, second)
+
+
+def test_after_burn_in_refuses_another_burn_in_or_another_month():
+    burned = _burned(_load("baseline_2021", 12), 5)
+    other = _load("beijing_2022", 12, **{"credit.pd": 0.05})
+    with pytest.raises(ValueError, match=r"another burn-in.*credit\.pd = 0\.05"):
+        burned.after_burn_in(other)
+    burned.step()
+    with pytest.raises(ValueError, match="at month 13, expected the end of its burn-in"):
+        burned.after_burn_in(_load("beijing_2022", 12))
+
+
+def test_burn_in_values_hold_the_parameters_without_a_measure():
+    base = _load("baseline_2021", 12)
+    package = _load("beijing_2022", 12)
+    assert dict(burn_in_values(package.values)) == dict(burn_in_values(base.values))
+    keys = dict(burn_in_values(base.values))
+    assert "credit.pd" in keys and "run.n_smes" in keys and "bank.share" not in keys
+    assert keys["population.sector_shares"] == tuple(base["population.sector_shares"])
+    hash(burn_in_values(base.values))  # a cache key
+    assert burn_in_values(_load("beijing_2022", 12, **{"credit.pd": 0.05}).values) != (
+        burn_in_values(base.values)
+    )
+
+
+def test_start_run_computes_a_shared_burn_in_once(monkeypatch):
+    """In a shared_burn_ins block, three scenarios of one replication step through the
+    burn-in once (and give the runs they give alone); outside it, each steps through its own."""
+    steps = []
+    step = GuaranteeMarket.step
+    monkeypatch.setattr(GuaranteeMarket, "step", lambda self: (steps.append(1), step(self))[1])
+    names = ["baseline_2021", "beijing_2022", MEASURE_SCENARIOS[3]]
+    scenarios = [_load(n, 12) for n in names]
+
+    def runs():
+        out = []
+        for sc in scenarios:
+            model = burn_in.start_run(sc, 9, 1, replication_seed(9, 1))
+            model.run()
+            out.append(model)
+        return out
+
+    plain = runs()
+    assert len(steps) == 3 * (12 + 18)
+    steps.clear()
+    with burn_in.shared_burn_ins():
+        shared = runs()
+        assert len(steps) == 12 + 3 * 18
+    for a, b in zip(shared, plain, strict=True):
+        _assert_same_run(a, b)
+
+
+def test_shared_burn_ins_keep_a_few_models_and_drop_them_at_the_end():
+    scenario = _load("baseline_2021", 6)
+    with burn_in.shared_burn_ins():
+        for rep in range(4):
+            burn_in.start_run(scenario, 1, rep, replication_seed(1, rep))
+        assert list(k[2] for k in burn_in._local.models) == [2, 3]  # the latest KEEP = 2
+        with burn_in.shared_burn_ins():  # nested: the same models
+            assert len(burn_in._local.models) == 2
+    assert burn_in._local.models is None
+
+
+def test_burn_in_groups_gather_equal_keys_in_order():
+    assert burn_in.burn_in_groups(["a", "b", "a", "c", "b"]) == [[0, 2], [1, 4], [3]]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_comparison_shares_burn_ins_and_equals_runs_alone(workers):
+    """compare's runs (two scenarios x two replications, grouped by replication, in-process
+    or on a pool) equal the same runs made one by one without sharing."""
+    scenarios = [_load("baseline_2021", 12), _load("beijing_2022", 12)]
+    got = run_replications(scenarios, 2, seed=11, workers=workers)
+    for sc in scenarios:
+        for rep in range(2):
+            alone = GuaranteeMarket(sc, rng=replication_seed(11, rep))
+            alone.run()
+            row = got.summary[(got.summary.scenario == sc.name) & (got.summary.replication == rep)]
+            expected = alone.summary()
+            assert row.shape[0] == 1
+            for key in ("lending_volume", "net_credit_loss", "fiscal_cost", "guarantor_equity_end"):
+                assert row[key].iloc[0] == expected[key], key
