@@ -25,7 +25,14 @@ import numpy as np
 from sim.adoption import burn_in_values
 from sim.scenario import Scenario
 
-__all__ = ["shared_burn_ins", "start_run", "burn_in_key", "burn_in_groups", "run_grouped"]
+__all__ = [
+    "shared_burn_ins",
+    "share_burn_ins_here",
+    "start_run",
+    "burn_in_key",
+    "burn_in_groups",
+    "run_grouped",
+]
 
 #: Burned-in models kept in a :func:`shared_burn_ins` block (the latest keys used).
 KEEP = 2
@@ -49,6 +56,15 @@ def shared_burn_ins():
         yield
     finally:
         _local.models = None
+
+
+def share_burn_ins_here() -> None:
+    """Share burn-ins between all the later runs of this thread, as if in one endless
+    :func:`shared_burn_ins` block: what each worker of a local process pool does, so that
+    the runs of one replication share across the pool's tasks (a Dask worker, which lives
+    on after the sweep, shares within each task only)."""
+    if getattr(_local, "models", None) is None:
+        _local.models = OrderedDict()
 
 
 def burn_in_key(scenario: Scenario, seed: int, replication: int) -> Hashable:

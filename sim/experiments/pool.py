@@ -73,8 +73,9 @@ def make_executor(workers: int) -> cf.Executor:
     """A local process pool for ``workers > 1``, an :class:`InProcessExecutor` otherwise.
 
     The pool's workers exit when the process that made the pool dies, even by kill -9
-    (see :func:`exit_with_parent`). They are forks of a fork server that has imported
-    :data:`WORKER_PRELOAD` (the model, pandas, pyarrow) once.
+    (see :func:`exit_with_parent`); the runs a worker makes share burn-ins
+    (:func:`sim.experiments.burn_in.share_burn_ins_here`). They are forks of a fork server
+    that has imported :data:`WORKER_PRELOAD` (the model, pandas, pyarrow) once.
     """
     if workers <= 1:
         return InProcessExecutor()
@@ -82,9 +83,18 @@ def make_executor(workers: int) -> cf.Executor:
     return cf.ProcessPoolExecutor(
         max_workers=workers,
         mp_context=ctx,
-        initializer=exit_with_parent,
+        initializer=_init_worker,
         initargs=(os.getpid(),),
     )
+
+
+def _init_worker(parent: int) -> None:
+    """Pool-worker initializer: exit with the parent (:func:`exit_with_parent`), and share
+    burn-ins between all the runs this worker makes (:mod:`sim.experiments.burn_in`)."""
+    exit_with_parent(parent)
+    from .burn_in import share_burn_ins_here
+
+    share_burn_ins_here()
 
 
 def import_in_background(*modules: str) -> threading.Thread:
