@@ -41,7 +41,7 @@ import numpy as np
 
 from .parameters import REGISTRY, RISK_SHARE_KEYS
 
-__all__ = ["Adoption", "adoption_level", "burn_in_values"]
+__all__ = ["Adoption", "adoption_level", "burn_in_values", "shared_months"]
 
 N_MEASURES = 12
 
@@ -84,8 +84,9 @@ def burn_in_values(values: Mapping[str, Any]) -> tuple:
 
     Every measure is at level 0 during the burn-in (``month <= 0 <= delay``), so a
     measure's parameters are at their reference there, whatever their value: two scenarios
-    with equal ``burn_in_values`` have the same burn-in from the same seed
-    (:meth:`sim.GuaranteeMarket.after_burn_in`).
+    with equal ``burn_in_values`` have the same burn-in from the same seed, and the same
+    first months of the horizon before any measure starts (:func:`shared_months`,
+    :meth:`sim.GuaranteeMarket.continue_as`).
 
     Parameters
     ----------
@@ -103,6 +104,19 @@ def burn_in_values(values: Mapping[str, Any]) -> tuple:
         for key, param in REGISTRY.items()
         if param.measure is None
     )
+
+
+def shared_months(values: Mapping[str, Any]) -> int:
+    """Months at the start of a run in which every measure is at adoption level 0, whatever
+    the scenario changes: the burn-in and the horizon's months up to the earliest
+    ``adoption.delay`` (a measure starts after its delay, :func:`adoption_level`).
+
+    Scenarios with equal :func:`burn_in_values` (which include ``run.*`` and
+    ``adoption.delay``) run these months alike from the same seed
+    (:meth:`sim.GuaranteeMarket.continue_as`).
+    """
+    quiet = int(np.floor(min(values["adoption.delay"])))
+    return int(values["run.burn_in"]) + max(0, min(int(values["run.horizon"]), quiet))
 
 
 def _reference(key: str) -> Any:

@@ -17,7 +17,7 @@ import mesa
 import numpy as np
 from scipy.special import ndtri
 
-from .adoption import Adoption, burn_in_values
+from .adoption import Adoption, burn_in_values, shared_months
 from .agents import (
     BATCH_MODES,
     NO_BATCH,
@@ -314,17 +314,19 @@ class GuaranteeMarket(LoanBook, mesa.Model):
         for _ in range(self.burn_in + self.horizon - self.month):
             self.step()
 
-    def after_burn_in(self, scenario: Scenario) -> GuaranteeMarket:
-        """A copy of this model, which has just run its burn-in, that goes on as ``scenario``.
+    def continue_as(self, scenario: Scenario) -> GuaranteeMarket:
+        """A copy of this model that goes on, from this month, as ``scenario``.
 
-        During the burn-in every measure of the 2022 package is at adoption level 0
+        During the burn-in, and in the horizon's months before the earliest adoption
+        delay, every measure of the 2022 package is at adoption level 0
         (:mod:`sim.adoption`): a measure's parameters are at their reference whatever a
         scenario sets them to. Two scenarios that agree on every parameter without a measure
-        (:func:`~sim.adoption.burn_in_values`: run settings, calibrated structure, shocks)
-        therefore have the same burn-in from the same seed, month for month. The copy takes
-        ``scenario``'s measures and runs on exactly as ``GuaranteeMarket(scenario, rng=seed)``
-        would, bit for bit (``tests/test_burn_in.py``), so that the runs of a sweep's design
-        points or of a comparison, which share seeds, compute their burn-in once.
+        (:func:`~sim.adoption.burn_in_values`: run settings, calibrated structure, shocks,
+        adoption delays) therefore run these :func:`~sim.adoption.shared_months` alike from
+        the same seed, month for month. The copy takes ``scenario``'s measures and runs on
+        exactly as ``GuaranteeMarket(scenario, rng=seed)`` would, bit for bit
+        (``tests/test_burn_in.py``), so that the runs of a sweep's design points or of a
+        comparison, which share seeds, compute these months once.
 
         Parameters
         ----------
@@ -339,18 +341,20 @@ class GuaranteeMarket(LoanBook, mesa.Model):
         Raises
         ------
         ValueError
-            This model is not at the end of its burn-in, or ``scenario``'s burn-in differs.
+            This model is past its shared months, or ``scenario`` does not share them.
         """
-        if self.month != self.burn_in:
+        last = shared_months(self.spec.values)
+        if self.month > last:
             raise ValueError(
-                f"after_burn_in: the model is at month {self.month}, expected the end of its "
-                f"burn-in (month {self.burn_in})"
+                f"continue_as: the model is at month {self.month}, past the {last} months "
+                "that scenarios differing only in measures share (burn-in and horizon months "
+                "before the earliest adoption delay)"
             )
         mine, theirs = burn_in_values(self.spec.values), burn_in_values(scenario.values)
         if theirs != mine:
             key = next(k for (k, a), (_, b) in zip(mine, theirs, strict=True) if a != b)
             raise ValueError(
-                f"after_burn_in: {scenario.name} has another burn-in than {self.spec.name} "
+                f"continue_as: {scenario.name} does not share {self.spec.name}'s first months "
                 f"({key} = {scenario[key]!r}, not {self.spec[key]!r}; only parameters of "
                 "a measure may differ)"
             )

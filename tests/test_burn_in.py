@@ -1,11 +1,12 @@
-"""Runs that share a burn-in compute it once, with the same results bit for bit.
+"""Runs that share their first months compute them once, with the same results bit for bit.
 
-Every measure is at adoption level 0 during the burn-in, so scenarios that differ only in
-parameters of a measure have the same burn-in from the same seed:
-``GuaranteeMarket.after_burn_in`` continues a burned-in model as another scenario, and
-``sim.experiments.burn_in`` shares burned-in models between the runs of a sweep or a
-comparison. The claims are exact (same summary, same monthly series, same ledger bytes),
-so they are checked by equality, not statistically.
+Every measure is at adoption level 0 during the burn-in and the horizon's months before the
+earliest adoption delay, so scenarios that differ only in parameters of a measure run these
+months alike from the same seed (``sim.adoption.shared_months``):
+``GuaranteeMarket.continue_as`` continues a model as another scenario, and
+``sim.experiments.burn_in`` shares such models between the runs of a sweep or a comparison.
+The claims are exact (same summary, monthly series and final state), so they are checked by
+equality, not statistically.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from golden import assert_state_equal, final_state
 
 import sim
-from sim.adoption import burn_in_values
+from sim.adoption import burn_in_values, shared_months
 from sim.experiments import burn_in
 from sim.experiments.replications import replication_seed, run_replications
 from sim.model import GuaranteeMarket, _relaid
@@ -37,9 +38,10 @@ def _load(name: str, burn: int, **extra):
     return sim.load_scenario(name, overrides={**SMALL, "run.burn_in": burn, **extra})
 
 
-def _burned(scenario, seed: int) -> GuaranteeMarket:
+def _burned(scenario, seed: int, months: int | None = None) -> GuaranteeMarket:
+    """A model of ``scenario`` run through ``months`` (default: its burn-in)."""
     model = GuaranteeMarket(scenario, rng=seed)
-    for _ in range(model.burn_in):
+    for _ in range(model.burn_in if months is None else months):
         model.step()
     return model
 
@@ -62,14 +64,40 @@ def test_the_measure_scenarios_are_thirteen():
 
 @pytest.mark.parametrize("burn", [18, 24])  # a burn-in that ends mid-year, and one that does not
 @pytest.mark.parametrize("name", MEASURE_SCENARIOS)
-def test_a_run_continued_after_a_shared_burn_in_is_the_run_itself(name, burn):
-    """The 2021 baseline's burn-in, continued as the package or as one measure, gives the
-    run of that scenario: summary, monthly series, ledger and firms, bit for bit."""
+def test_a_run_continued_after_shared_months_is_the_run_itself(name, burn):
+    """The 2021 baseline's first months, continued as the package or as one measure, give
+    the run of that scenario: summary, monthly series and final state, bit for bit; from the
+    end of the burn-in, and from the end of the shared months (default delays: 6 months
+    into the horizon)."""
     scenario = _load(name, burn)
     alone = GuaranteeMarket(scenario, rng=7)
     alone.run()
-    twin = _burned(_load("baseline_2021", burn), 7).after_burn_in(scenario)
-    assert twin.spec is scenario and twin.params["run.n_smes"] == 1500
+    assert shared_months(scenario.values) == burn + 6
+    for months in (burn, burn + 6):
+        twin = _burned(_load("baseline_2021", burn), 7, months).continue_as(scenario)
+        assert twin.spec is scenario and twin.month == months
+        twin.run()
+        _assert_same_run(twin, alone)
+
+
+def test_shared_months_follow_the_earliest_adoption_delay_and_the_horizon():
+    def months(delay, horizon=18):
+        return shared_months(
+            _load("beijing_2022", 12, **{"adoption.delay": delay, "run.horizon": horizon}).values
+        )
+
+    assert months([6.0] * 12) == 18 and months([0.0] * 12) == 12
+    assert months([9.5] * 11 + [3.5]) == 15  # a measure starts after its delay: month 4
+    assert months([30.0] * 12) == 12 + 18  # no measure starts within the horizon
+
+
+def test_a_run_wholly_shared_is_the_run_itself():
+    """With every delay past the horizon, no measure starts: the whole run is shared."""
+    extra = {"adoption.delay": [30.0] * 12}
+    scenario = _load("beijing_2022", 12, **extra)
+    alone = GuaranteeMarket(scenario, rng=2)
+    alone.run()
+    twin = _burned(_load("baseline_2021", 12, **extra), 2, 30).continue_as(scenario)
     twin.run()
     _assert_same_run(twin, alone)
 
@@ -81,7 +109,7 @@ def test_longer_recovery_lags_than_the_burn_in_had_relay_the_schedules():
         "beijing_2022", 18, **{"recovery.lag_months": 30, "recovery.write_off_months": 20}
     )
     burned = _burned(_load("baseline_2021", 18), 3)
-    twin = burned.after_burn_in(scenario)
+    twin = burned.continue_as(scenario)
     assert twin.recovery_due.shape[0] == 31 > burned.recovery_due.shape[0]
     alone = GuaranteeMarket(scenario, rng=3)
     alone.run()
@@ -108,21 +136,22 @@ def test_the_burned_in_model_is_left_as_it_was():
     the end of its burn-in still."""
     scenario = _load("beijing_2022", 18)
     burned = _burned(_load("baseline_2021", 18), 5)
-    first, second = burned.after_burn_in(scenario), burned.after_burn_in(scenario)
+    first, second = burned.continue_as(scenario), burned.continue_as(scenario)
     first.run()
     assert burned.month == 18 and not burned.datacollector.model_vars["month"]
     second.run()
     _assert_same_run(first, second)
 
 
-def test_after_burn_in_refuses_another_burn_in_or_another_month():
+def test_continue_as_refuses_another_start_or_a_later_month():
     burned = _burned(_load("baseline_2021", 12), 5)
     other = _load("beijing_2022", 12, **{"credit.pd": 0.05})
-    with pytest.raises(ValueError, match=r"another burn-in.*credit\.pd = 0\.05"):
-        burned.after_burn_in(other)
-    burned.step()
-    with pytest.raises(ValueError, match="at month 13, expected the end of its burn-in"):
-        burned.after_burn_in(_load("beijing_2022", 12))
+    with pytest.raises(ValueError, match=r"does not share.*credit\.pd = 0\.05"):
+        burned.continue_as(other)
+    for _ in range(7):  # 12 + 6 shared months, then one more
+        burned.step()
+    with pytest.raises(ValueError, match="at month 19, past the 18 months"):
+        burned.continue_as(_load("beijing_2022", 12))
 
 
 def test_burn_in_values_hold_the_parameters_without_a_measure():
@@ -160,7 +189,7 @@ def test_start_run_computes_a_shared_burn_in_once(monkeypatch):
     steps.clear()
     with burn_in.shared_burn_ins():
         shared = runs()
-        assert len(steps) == 12 + 3 * 18
+        assert len(steps) == (12 + 6) + 3 * (18 - 6)  # shared months once
     for a, b in zip(shared, plain, strict=True):
         _assert_same_run(a, b)
 

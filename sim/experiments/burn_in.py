@@ -1,16 +1,17 @@
-"""Runs that share a burn-in compute it once.
+"""Runs that share their first months compute them once.
 
-Every measure is at adoption level 0 during the burn-in, so scenarios that differ only in
-parameters of a measure (the design points of a lever sweep, the scenarios of a
-comparison) have the same burn-in from the same seed
-(:meth:`sim.GuaranteeMarket.after_burn_in`). Within a :func:`shared_burn_ins` block,
-:func:`start_run` keeps the burned-in model of the latest runs and starts a run that
-shares one from a copy of it: the same numbers, bit for bit, for a fraction of the months
-(a default run spends half its months in the burn-in).
+Every measure is at adoption level 0 during the burn-in and the horizon's months before the
+earliest adoption delay, so scenarios that differ only in parameters of a measure (the
+design points of a lever sweep, the scenarios of a comparison) run these months alike from
+the same seed (:func:`sim.adoption.shared_months`, :meth:`sim.GuaranteeMarket.continue_as`).
+Within a :func:`shared_burn_ins` block, :func:`start_run` keeps the model of the latest runs
+at the end of those months and starts a run that shares them from a copy of it: the same
+numbers, bit for bit, for a fraction of the months (a default run shares 42 of its 72).
 
 The runners group their runs by :func:`burn_in_key` so that the runs of one replication
 of every design point or scenario meet in one block (:func:`run_grouped`; sweeps sort
-their runs by replication before grouping them into tasks).
+their runs by replication before grouping them into tasks, and each worker of a local
+pool shares across its tasks, :func:`share_burn_ins_here`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from sim.adoption import burn_in_values
+from sim.adoption import burn_in_values, shared_months
 from sim.scenario import Scenario
 
 __all__ = [
@@ -68,36 +69,38 @@ def share_burn_ins_here() -> None:
 
 
 def burn_in_key(scenario: Scenario, seed: int, replication: int) -> Hashable:
-    """Runs with equal keys have the same burn-in: the values of the parameters without a
-    measure (:func:`sim.adoption.burn_in_values`), the root seed and the replication."""
+    """Runs with equal keys share their first months: the values of the parameters without
+    a measure (:func:`sim.adoption.burn_in_values`), the root seed and the replication."""
     return (burn_in_values(scenario.values), int(seed), int(replication))
 
 
 def start_run(scenario: Scenario, seed: int, replication: int, rng: np.random.SeedSequence):
     """A :class:`~sim.GuaranteeMarket` for one run, to be run on with ``model.run()``.
 
-    Outside a :func:`shared_burn_ins` block, or without a burn-in, a new model. Inside, a
-    model at the end of its burn-in: a copy of the burned-in model of an earlier run with
-    the same :func:`burn_in_key`, or of one burned in now and kept for the next runs.
+    Outside a :func:`shared_burn_ins` block, or without shared months, a new model. Inside,
+    a model at the end of its :func:`~sim.adoption.shared_months`: a copy of the model of an
+    earlier run with the same :func:`burn_in_key`, or of one run to there now and kept for
+    the next runs.
     Either way the run's results are those of ``GuaranteeMarket(scenario, rng=rng)``.
     """
     from sim.model import GuaranteeMarket
 
     models = getattr(_local, "models", None)
-    if models is None or scenario["run.burn_in"] == 0:
+    months = shared_months(scenario.values)
+    if models is None or months == 0:
         return GuaranteeMarket(scenario, rng=rng)
     key = burn_in_key(scenario, seed, replication)
     model = models.get(key)
     if model is None:
         model = GuaranteeMarket(scenario, rng=rng)
-        for _ in range(model.burn_in):
+        for _ in range(months):
             model.step()
         models[key] = model
         while len(models) > KEEP:
             models.popitem(last=False)
     else:
         models.move_to_end(key)
-    return model.after_burn_in(scenario)
+    return model.continue_as(scenario)
 
 
 def burn_in_groups(keys: Sequence[Hashable]) -> list[list[int]]:
