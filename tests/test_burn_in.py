@@ -224,3 +224,28 @@ def test_a_comparison_shares_burn_ins_and_equals_runs_alone(workers):
             assert row.shape[0] == 1
             for key in ("lending_volume", "net_credit_loss", "fiscal_cost", "guarantor_equity_end"):
                 assert row[key].iloc[0] == expected[key], key
+
+
+def test_a_run_alone_in_its_group_is_not_copied(monkeypatch):
+    """run_grouped copies models only where runs share (a group of one makes its model as
+    it is), also in a thread that shares across tasks, whose models it leaves in place."""
+    copies = []
+    cont = GuaranteeMarket.continue_as
+    monkeypatch.setattr(
+        GuaranteeMarket, "continue_as", lambda self, sc: (copies.append(1), cont(self, sc))[1]
+    )
+    scenarios = [_load("baseline_2021", 6), _load("beijing_2022", 6)]
+
+    def task(sc):
+        model = burn_in.start_run(sc, 4, 0, replication_seed(4, 0))
+        model.run()
+        return model.summary()["lending_volume"]
+
+    alone = burn_in.run_grouped(task, scenarios[:1])
+    assert copies == []
+    together = burn_in.run_grouped(task, scenarios)
+    assert len(copies) == 2 and together[0] == alone[0]
+    with burn_in.shared_burn_ins():  # as in a pool worker (share_burn_ins_here)
+        kept = burn_in._local.models
+        burn_in.run_grouped(task, scenarios[1:])
+        assert len(copies) == 2 and burn_in._local.models is kept

@@ -21,7 +21,7 @@ import pandas as pd
 from sim.outcomes import SUMMARY_FIELDS
 from sim.scenario import Scenario, load_scenario
 
-from .burn_in import burn_in_groups, burn_in_key, run_grouped, shared_burn_ins, start_run
+from .burn_in import burn_in_groups, burn_in_key, run_grouped, start_run
 from .pool import InProcessExecutor, exit_with_parent, make_executor, start_worker_server
 
 __all__ = [
@@ -154,11 +154,11 @@ def _map(
     results: list = [None] * len(tasks)
     groups = burn_in_groups([burn_in_key(*t[:3]) for t in tasks])
     if executor is None and workers <= 1:  # the first failure stops the loop
-        with shared_burn_ins():
-            for i in (i for group in groups for i in group):
-                results[i] = fn(tasks[i])
-                if progress:
-                    progress(1)
+        for group in groups:
+            for i, result in zip(group, run_grouped(fn, [tasks[i] for i in group]), strict=True):
+                results[i] = result
+            if progress:
+                progress(len(group))
         return results
     if executor is None:
         with make_executor(workers) as pool:
