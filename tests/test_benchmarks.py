@@ -89,6 +89,21 @@ def test_construction_benchmark_writes_its_section(tmp_path):
     assert "kept" in text and construction.HEADING in text and "| 2,000 |" in text
 
 
+def test_shared_months_benchmark_finds_the_same_summaries(tmp_path):
+    """benchmarks/shared_months.py times both ways on small runs, finds identical summaries
+    (every outcome of every run) and writes its section."""
+    import shared_months
+
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\n## Model step\n\nkept\n")
+    args = ["--smes", "400", "--reps", "1", "--repeats", "1", "--out", str(out)]
+    assert shared_months.main(args) == 0
+    text = out.read_text()
+    assert "kept" in text and shared_months.HEADING in text
+    rows = [line for line in text.splitlines() if line.startswith(("| compare", "| lever"))]
+    assert len(rows) == 2 and all(row.endswith("| yes |") for row in rows)
+
+
 @pytest.mark.parametrize("script", sorted(p.stem for p in BENCH.glob("*.py")))
 def test_every_benchmark_script_imports(script):
     """Each script's imports resolve against today's package layout (a moved or renamed
