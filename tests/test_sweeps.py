@@ -211,8 +211,8 @@ def test_dask_cluster_matches_local_runs(tmp_path, dask_cluster):
     executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     assert len(executed) == 2
     assert all(c >= 1 for c in executed.values()), f"a worker ran nothing: {executed}"
-    tasks = sweeps.executors.plan_groups(n, 2 * len(executed))  # the runs grouped in tasks
-    assert sum(tasks) == n and len(tasks) < n
+    tasks = sweeps.executors.plan_tasks(sweeps.plan_runs(sweeps.load_sweep(f)), 2 * len(executed))
+    assert sum(map(len, tasks)) == n and len(tasks) < n
     assert sum(executed.values()) >= len(tasks)
 
     assert sweep_ok(f, tmp_path / "B", "--workers", "1") == (n, n, 0, 0)
@@ -454,6 +454,20 @@ def test_import_in_background_loads_modules_and_swallows_import_errors():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == [True, False, False]
+
+
+def test_tasks_keep_the_runs_that_share_their_first_months_together():
+    """plan_groups with blocks (runs of one replication of every design point): a task takes
+    whole blocks up to its guided size; a block larger than the first task is cut into
+    guided pieces, as runs without blocks are; a fixed group size ignores blocks."""
+    plan = sweeps.executors.plan_groups
+    assert plan(96, 4, blocks=[8] * 12) == [8] * 12  # one replication a task: shared once
+    assert plan(40, 4, blocks=[2] * 20) == [4, 4, 4, 4] + [2] * 12
+    assert plan(1000, 4, blocks=[1000]) == plan(1000, 4)
+    assert plan(30, 4, blocks=[3, 20, 7]) == [3, 4, 3, 3, 3, 2, 2, 2] + [1] * 8
+    assert plan(10, 4, group=3, blocks=[5, 5]) == [3, 3, 3, 1]
+    with pytest.raises(ValueError, match="blocks sum to 9, expected 10"):
+        plan(10, 4, blocks=[4, 5])
 
 
 def test_results_are_bit_identical_whatever_the_grouping_and_workers(tmp_path, monkeypatch):

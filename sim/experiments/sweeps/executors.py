@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import itertools
 import os
 import re
 from collections.abc import Callable
@@ -229,20 +230,46 @@ def _dask_client(scheduler: str):
         ) from None
 
 
-def plan_groups(n: int, window: int, group: int | None = None) -> list[int]:
+def plan_groups(
+    n: int, window: int, group: int | None = None, blocks: list[int] | None = None
+) -> list[int]:
     """Sizes of the tasks that ``n`` runs are grouped into (in order; they sum to ``n``).
 
     ``group`` fixes the size (the last task takes what is left). By default the sizes are
     guided: each task takes about ``1 / (2 window)`` of the runs still to submit (about four
     tasks per worker in flight, with ``window`` twice the workers), so that the tasks are
-    few and large at first and single runs at the end, and no worker waits long for the
-    last one. The grouping decides where a run is computed, never its result.
+    few and large at first and small at the end, and no worker waits long for the last one.
+
+    ``blocks`` (sizes of consecutive runs that share their first months: one replication of
+    every design point, :mod:`sim.experiments.burn_in`) keeps such runs together: a task
+    takes whole blocks, as many as fit its guided size (at least one), and a block is cut
+    only where it is larger than the first task's guided size. The grouping decides where a
+    run is computed, never its result.
     """
-    sizes = []
-    left = n
+    if blocks is None:
+        blocks = [1] * n
+    if sum(blocks) != n:
+        raise ValueError(f"blocks sum to {sum(blocks)}, expected {n}")
+    cut = -(-n // (2 * max(1, window)))  # a block larger than the first task is cut
+    rest = [[b, b > cut] for b in blocks if b > 0]  # [runs left, cut into pieces]
+    sizes, left = [], n
     while left > 0:
-        size = group if group else -(-left // (2 * max(1, window)))
-        size = max(1, min(size, left))
+        if group:
+            size = min(group, left)
+        else:
+            target = -(-left // (2 * max(1, window)))
+            if rest[0][1]:  # a large block: guided pieces of it
+                size = min(target, rest[0][0])
+                rest[0][0] -= size
+            else:  # whole blocks, as many as fit the guided size (at least one)
+                size = rest[0][0]
+                rest[0][0] = 0
+                while len(rest) > 1 and not rest[1][1] and size + rest[1][0] <= target:
+                    rest.pop(0)
+                    size += rest[0][0]
+                    rest[0][0] = 0
+            if rest[0][0] == 0:
+                rest.pop(0)
         sizes.append(size)
         left -= size
     return sizes
@@ -317,6 +344,26 @@ def execute(
         (out / "runs" / marker).unlink(missing_ok=True)
 
 
+def _share_key(spec: RunSpec) -> tuple[int, int]:
+    return spec.seed, spec.replication
+
+
+def plan_tasks(specs: list[RunSpec], window: int, group: int | None = None) -> list[list[RunSpec]]:
+    """The runs ``specs`` grouped into tasks, replication by replication.
+
+    The runs are ordered by replication (seed, then replication; design order within), so
+    that one replication of every design point, runs that share their first months
+    (:mod:`sim.experiments.burn_in`), meet in a task: :func:`plan_groups` with those blocks.
+    """
+    todo = sorted(specs, key=_share_key)
+    blocks = [len(list(b)) for _, b in itertools.groupby(todo, key=_share_key)]
+    groups, start = [], 0
+    for size in plan_groups(len(todo), window, group, blocks):
+        groups.append(todo[start : start + size])
+        start += size
+    return groups
+
+
 def _execute(specs, task, out, executor, marker, resume, window, progress, rebuild, group, skipped):
     """:func:`execute` in the prepared folder ``out`` (with the marker file ``marker``)."""
     from concurrent.futures.process import BrokenProcessPool
@@ -327,19 +374,13 @@ def _execute(specs, task, out, executor, marker, resume, window, progress, rebui
     for spec in specs:
         if not (resume and _finished_ok(_run_path(out, spec.run_id))):
             todo.append(spec)
-    # replication by replication: the runs of one replication of every design point meet in
-    # a task and compute a burn-in they share once (sim.experiments.burn_in)
-    todo.sort(key=lambda spec: (spec.seed, spec.replication))
     counts = {"total": len(specs), "skipped": len(specs) - len(todo), "ok": 0, "failed": 0}
     if skipped is not None:
         skipped(counts["skipped"])
     current = {"executor": executor}
     if isinstance(executor, InProcessExecutor):  # a task runs when submitted: one at a time
         group, window = group or 1, 1
-    groups, start = [], 0
-    for size in plan_groups(len(todo), window, group):
-        groups.append(todo[start : start + size])
-        start += size
+    groups = plan_tasks(todo, window, group)
 
     def record(spec: RunSpec, error: str | None) -> None:
         counts["ok" if error is None else "failed"] += 1
