@@ -249,3 +249,34 @@ def test_a_run_alone_in_its_group_is_not_copied(monkeypatch):
         kept = burn_in._local.models
         burn_in.run_grouped(task, scenarios[1:])
         assert len(copies) == 2 and burn_in._local.models is kept
+
+
+def test_a_sweep_task_keeps_models_only_for_runs_that_share(tmp_path, monkeypatch):
+    """In a sweep's task, a run whose first months no other run of the task shares gets a
+    model of its own (no copy); runs of one replication of two lever points share."""
+    from sim.experiments.sweeps.runs import RunSpec, run_group
+
+    copies = []
+    cont = GuaranteeMarket.continue_as
+    monkeypatch.setattr(
+        GuaranteeMarket, "continue_as", lambda self, sc: (copies.append(1), cont(self, sc))[1]
+    )
+    (tmp_path / "runs").mkdir()
+    levers = [_load("baseline_2021", 6), _load("beijing_2022", 6)]
+    structure = [_load("baseline_2021", 6, **{"credit.pd": pd_}) for pd_ in (0.03, 0.05)]
+
+    def specs(scenarios, tag):
+        return [
+            RunSpec(point=i, replication=0, seed=3, run_id=f"{tag}{i}", values={}, scenario=sc)
+            for i, sc in enumerate(scenarios)
+        ]
+
+    def task(spec):
+        row, ts = burn_in.start_run(spec.scenario, spec.seed, 0, replication_seed(3, 0)), None
+        row.run()
+        return {"lending_volume": row.summary()["lending_volume"]}, ts
+
+    assert [e for e, _, _ in run_group(task, str(tmp_path), specs(structure, "s"))] == [None] * 2
+    assert copies == []
+    assert [e for e, _, _ in run_group(task, str(tmp_path), specs(levers, "l"))] == [None] * 2
+    assert len(copies) == 2

@@ -344,7 +344,7 @@ def execute(
         (out / "runs" / marker).unlink(missing_ok=True)
 
 
-def _share_key(spec: RunSpec) -> tuple[int, int]:
+def _by_replication(spec: RunSpec) -> tuple[int, int]:
     return spec.seed, spec.replication
 
 
@@ -355,8 +355,8 @@ def plan_tasks(specs: list[RunSpec], window: int, group: int | None = None) -> l
     that one replication of every design point, runs that share their first months
     (:mod:`sim.experiments.burn_in`), meet in a task: :func:`plan_groups` with those blocks.
     """
-    todo = sorted(specs, key=_share_key)
-    blocks = [len(list(b)) for _, b in itertools.groupby(todo, key=_share_key)]
+    todo = sorted(specs, key=_by_replication)
+    blocks = [len(list(b)) for _, b in itertools.groupby(todo, key=_by_replication)]
     groups, start = [], 0
     for size in plan_groups(len(todo), window, group, blocks):
         groups.append(todo[start : start + size])

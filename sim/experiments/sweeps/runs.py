@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from sim.scenario import (
     Scenario,
 )
 
-from ..burn_in import shared_burn_ins
+from ..burn_in import burn_in_key, expecting, shared_burn_ins
 
 if TYPE_CHECKING:
     from .sweep import Sweep
@@ -168,16 +169,18 @@ def run_group(
         (nothing heavier travels back), else the task's ``(summary_row, timeseries)`` (None
         for a failed run) for the parent to write.
     """
-    with shared_burn_ins():  # the runs of one replication compute their burn-in once
+    with shared_burn_ins():  # the runs of one replication compute their first months once
         return _run_group(task, Path(out_dir), specs, marker)
 
 
 def _run_group(task, out: Path, specs: list[RunSpec], marker: str | None):
     shared = marker is None or (out / "runs" / marker).is_file()
+    keys = Counter(_share_key(spec) for spec in specs)
     done: list[tuple[str | None, bool, Any]] = []
     for spec in specs:
         try:
-            result, error = task(spec), None
+            with expecting(keys[_share_key(spec)] > 1):
+                result, error = task(spec), None
         except Exception as exc:  # noqa: BLE001 - a failing run is recorded, not fatal
             result, error = None, f"{type(exc).__name__}: {exc}"
         if not shared:
@@ -192,6 +195,14 @@ def _run_group(task, out: Path, specs: list[RunSpec], marker: str | None):
             _write_result(out, spec, error=error)
         done.append((error, True, None))
     return done
+
+
+def _share_key(spec: RunSpec):
+    """Runs of a task with equal keys share their first months (one replication of design
+    points that differ only in measures); a spec without its scenario shares by replication."""
+    if spec.scenario is None:
+        return spec.seed, spec.replication
+    return burn_in_key(spec.scenario, spec.seed, spec.replication)
 
 
 def _base_row(spec: RunSpec) -> dict:
