@@ -358,7 +358,9 @@ class GuaranteeMarket(LoanBook, mesa.Model):
                 f"({key} = {scenario[key]!r}, not {self.spec[key]!r}; only parameters of "
                 "a measure may differ)"
             )
-        twin = copy.deepcopy(self)
+        # the scenarios are data the model never changes, and the copy replaces them: shared
+        kept = {id(x): x for x in (self.spec, self.params, self.adoption)}
+        twin = copy.deepcopy(self, kept)
         twin.spec = twin.smes.p = scenario  # what GuaranteeMarket(scenario) holds
         twin.adoption = Adoption(scenario.values)
         twin.adoption.update(twin.horizon_month)
