@@ -251,10 +251,11 @@ def test_a_run_alone_in_its_group_is_not_copied(monkeypatch):
         assert len(copies) == 2 and burn_in._local.models is kept
 
 
-def test_a_sweep_task_keeps_models_only_for_runs_that_share(tmp_path, monkeypatch):
-    """In a sweep's task, a run whose first months no other run of the task shares gets a
-    model of its own (no copy); runs of one replication of two lever points share."""
-    from sim.experiments.sweeps.runs import RunSpec, run_group
+def test_a_sweep_run_alone_gets_its_own_model_and_lever_points_share(tmp_path, monkeypatch):
+    """In a sweep, a run whose first months no other run shares (``runs_alone``) gets a
+    model of its own (no copy); runs of one replication of two lever points share, also as
+    single-run tasks in one process (the in-process executor)."""
+    from sim.experiments.sweeps.runs import RunSpec, run_group, runs_alone
 
     copies = []
     cont = GuaranteeMarket.continue_as
@@ -272,11 +273,16 @@ def test_a_sweep_task_keeps_models_only_for_runs_that_share(tmp_path, monkeypatc
         ]
 
     def task(spec):
-        row, ts = burn_in.start_run(spec.scenario, spec.seed, 0, replication_seed(3, 0)), None
-        row.run()
-        return {"lending_volume": row.summary()["lending_volume"]}, ts
+        model = burn_in.start_run(spec.scenario, spec.seed, 0, replication_seed(3, 0))
+        model.run()
+        return {"lending_volume": model.summary()["lending_volume"]}, None
 
-    assert [e for e, _, _ in run_group(task, str(tmp_path), specs(structure, "s"))] == [None] * 2
+    both = specs(structure, "s") + specs(levers, "l")
+    assert runs_alone(both) == {"s0", "s1"}
+    alone = runs_alone(both)
+    assert [e for e, _, _ in run_group(task, str(tmp_path), both[:2], None, alone)] == [None] * 2
     assert copies == []
-    assert [e for e, _, _ in run_group(task, str(tmp_path), specs(levers, "l"))] == [None] * 2
+    with burn_in.shared_burn_ins():  # the in-process executor: one block, tasks of one run
+        for spec in both[2:]:
+            assert run_group(task, str(tmp_path), [spec], None, alone)[0][0] is None
     assert len(copies) == 2

@@ -456,6 +456,34 @@ def test_import_in_background_loads_modules_and_swallows_import_errors():
     assert json.loads(out.stdout) == [True, False, False]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_lever_sweep_computes_each_replications_first_months_once(tmp_path, monkeypatch, workers):
+    """A grid over measures (6 points x 2 replications, burn-in 4, horizon 12, delays 6):
+    the first 10 months are computed once per replication, in-process and on a 2-process
+    pool (counted by the runs' own step counters: each run's model has run 12 + 4 months
+    when it ends, but only 6 of them were its own)."""
+    from sim.model import GuaranteeMarket
+
+    f = write_sweep(tmp_path / "grid.toml", GRID_BODY, n_smes=300, horizon=12, burn_in=4)
+    sweep = sweeps.load_sweep(f)
+    if workers == 1:
+        steps = []
+        step = GuaranteeMarket.step
+        monkeypatch.setattr(GuaranteeMarket, "step", lambda self: (steps.append(1), step(self))[1])
+        result = sweep.run(workers=1)
+        assert len(steps) == 2 * (10 + 6 * 6)  # without sharing: 12 runs x 16 months = 192
+    else:
+        result = sweep.run(workers=2)
+    assert result.counts["ok"] == 12
+    plain = {}
+    for spec in sweeps.plan_runs(sweep):
+        model = GuaranteeMarket(spec.scenario, rng=replication_seed(spec.seed, spec.replication))
+        model.run()
+        plain[spec.point, spec.replication] = model.summary()["lending_volume"]
+    got = {(r.point, r.replication): r.lending_volume for r in result.summary.itertuples()}
+    assert got == plain
+
+
 def test_tasks_keep_the_runs_that_share_their_first_months_together():
     """plan_groups with blocks (runs of one replication of every design point): a task takes
     whole blocks up to its guided size; a block larger than the first task is cut into
@@ -526,8 +554,8 @@ class ElsewhereExecutor(InProcessExecutor):
     def __init__(self, elsewhere: Path):
         self.elsewhere = elsewhere
 
-    def submit(self, fn, task, out_dir, specs, marker):
-        return super().submit(fn, task, str(self.elsewhere), specs, marker)
+    def submit(self, fn, task, out_dir, specs, marker, alone):
+        return super().submit(fn, task, str(self.elsewhere), specs, marker, alone)
 
 
 def test_worker_that_does_not_see_the_folder_sends_its_runs_back(tmp_path):

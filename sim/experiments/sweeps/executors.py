@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from ..burn_in import shared_burn_ins
-from .runs import SHARE_MARKER, RunSpec, _finished_ok, _run_path, _write_result, run_group
+from .runs import (
+    SHARE_MARKER,
+    RunSpec,
+    _finished_ok,
+    _run_path,
+    _write_result,
+    run_group,
+    runs_alone,
+)
 
 
 # ============================================================================ options
@@ -381,6 +389,7 @@ def _execute(specs, task, out, executor, marker, resume, window, progress, rebui
     if isinstance(executor, InProcessExecutor):  # a task runs when submitted: one at a time
         group, window = group or 1, 1
     groups = plan_tasks(todo, window, group)
+    alone = runs_alone(todo)
 
     def record(spec: RunSpec, error: str | None) -> None:
         counts["ok" if error is None else "failed"] += 1
@@ -406,7 +415,8 @@ def _execute(specs, task, out, executor, marker, resume, window, progress, rebui
                 if batch is None:
                     break
                 try:
-                    fut = current["executor"].submit(run_group, task, str(out), batch, marker)
+                    ids = alone.intersection(spec.run_id for spec in batch)
+                    fut = current["executor"].submit(run_group, task, str(out), batch, marker, ids)
                 except BrokenProcessPool:
                     return [s for b in (*pending.values(), batch) for s in b]
                 pending[fut] = batch

@@ -137,7 +137,11 @@ SHARE_MARKER = ".gsim-share-"
 
 
 def run_group(
-    task, out_dir: str, specs: list[RunSpec], marker: str | None = None
+    task,
+    out_dir: str,
+    specs: list[RunSpec],
+    marker: str | None = None,
+    alone: frozenset[str] = frozenset(),
 ) -> list[tuple[str | None, bool, Any]]:
     """Run a group of runs where this is called (a worker), writing each run's file there.
 
@@ -160,6 +164,9 @@ def run_group(
     specs : list of RunSpec
     marker : str, optional
         Name of the marker file the parent put in ``runs/``; None: the folder is shared.
+    alone : frozenset of str
+        Run ids of the runs that share their first months with no other run of the sweep
+        (:func:`~sim.experiments.burn_in.expecting`: no model kept, no copy paid).
 
     Returns
     -------
@@ -170,16 +177,15 @@ def run_group(
         for a failed run) for the parent to write.
     """
     with shared_burn_ins():  # the runs of one replication compute their first months once
-        return _run_group(task, Path(out_dir), specs, marker)
+        return _run_group(task, Path(out_dir), specs, marker, alone)
 
 
-def _run_group(task, out: Path, specs: list[RunSpec], marker: str | None):
+def _run_group(task, out: Path, specs: list[RunSpec], marker: str | None, alone: frozenset):
     shared = marker is None or (out / "runs" / marker).is_file()
-    keys = Counter(_share_key(spec) for spec in specs)
     done: list[tuple[str | None, bool, Any]] = []
     for spec in specs:
         try:
-            with expecting(keys[_share_key(spec)] > 1):
+            with expecting(spec.run_id not in alone):
                 result, error = task(spec), None
         except Exception as exc:  # noqa: BLE001 - a failing run is recorded, not fatal
             result, error = None, f"{type(exc).__name__}: {exc}"
@@ -197,12 +203,18 @@ def _run_group(task, out: Path, specs: list[RunSpec], marker: str | None):
     return done
 
 
-def _share_key(spec: RunSpec):
-    """Runs of a task with equal keys share their first months (one replication of design
-    points that differ only in measures); a spec without its scenario shares by replication."""
-    if spec.scenario is None:
-        return spec.seed, spec.replication
-    return burn_in_key(spec.scenario, spec.seed, spec.replication)
+def runs_alone(specs: list[RunSpec]) -> frozenset[str]:
+    """Run ids of the runs whose first months no other run of ``specs`` shares
+    (:func:`~sim.experiments.burn_in.burn_in_key`; a spec without a scenario runs a task
+    of its own, not the model: alone)."""
+    keys = [
+        burn_in_key(spec.scenario, spec.seed, spec.replication)
+        if spec.scenario is not None
+        else spec.run_id
+        for spec in specs
+    ]
+    counts = Counter(keys)
+    return frozenset(s.run_id for s, key in zip(specs, keys, strict=True) if counts[key] == 1)
 
 
 def _base_row(spec: RunSpec) -> dict:
