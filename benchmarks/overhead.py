@@ -258,8 +258,10 @@ def main(argv=None) -> int:
         *[f"| {k} | {v:.2f} |" for k, v in parts],
         "",
         f"A run costs {per_run_pool:.0f} ms of a worker's time in the pool against "
-        f"{total:.0f} ms alone in a warm process (writing the run's file, the pool's task traffic "
-        "and contention for the cores make the difference).",
+        f"{total:.0f} ms alone in a warm process: the sweep's runs differ only in measures and "
+        "share their first months (one replication of every point computes them once, "
+        "`sim.experiments.burn_in`); writing the run's file, the pool's task traffic and "
+        "contention for the cores cost the other way.",
         "",
     ]
     section = "\n".join(lines)
