@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mdsections import replace_section  # noqa: E402
+from mdsections import write_section  # noqa: E402
 from sweep_throughput import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,11 +130,8 @@ def main(argv=None) -> int:
     section = "\n".join(lines)
     print(section)
     if not args.no_write:
-        path = Path(args.out)
-        path.write_text(
-            replace_section(path.read_text(encoding="utf-8"), HEADING, section), encoding="utf-8"
-        )
-        print(f"wrote {HEADING!r} to {path}")
+        write_section(args.out, HEADING, section)
+        print(f"wrote {HEADING!r} to {args.out}")
     return 0
 
 

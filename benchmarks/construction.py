@@ -26,7 +26,7 @@ import sim.model
 from sim.scenario import load_scenario
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mdsections import replace_section  # noqa: E402
+from mdsections import write_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADING = "## Construction"
@@ -119,8 +119,7 @@ def main(argv=None) -> int:
     text = section(rows, args.note)
     print(text)
     if not args.no_write:
-        out = Path(args.out)
-        out.write_text(replace_section(out.read_text(), HEADING, text))
+        write_section(args.out, HEADING, text)
     return 0
 
 

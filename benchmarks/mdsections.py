@@ -14,6 +14,16 @@ def replace_section(text: str, heading: str, section: str) -> str:
     return text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
 
 
+def write_section(path, heading: str, section: str) -> None:
+    """Write ``section`` as the section ``heading`` of the Markdown file ``path``
+    (:func:`replace_section`; a new file starts with ``# Benchmarks``)."""
+    from pathlib import Path
+
+    path = Path(path)
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    path.write_text(replace_section(text, heading, section), encoding="utf-8")
+
+
 def replace_block(text: str, start: str, end: str, block: str) -> str:
     """``text`` with everything from marker ``start`` to marker ``end`` replaced by
     ``block`` (which carries the markers), or with ``block`` appended."""

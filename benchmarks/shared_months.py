@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mdsections import replace_section  # noqa: E402
+from mdsections import write_section  # noqa: E402
 from sweep_throughput import machine  # noqa: E402
 
 import sim  # noqa: E402
@@ -145,11 +145,8 @@ def main(argv=None) -> int:
     section = "\n".join([*lines, ""])
     print(section)
     if not args.no_write:
-        out = Path(args.out)
-        out.write_text(
-            replace_section(out.read_text(encoding="utf-8"), HEADING, section), encoding="utf-8"
-        )
-        print(f"wrote {out}")
+        write_section(args.out, HEADING, section)
+        print(f"wrote {args.out}")
     return 0
 
 
