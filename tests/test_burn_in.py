@@ -194,14 +194,15 @@ def test_start_run_computes_a_shared_burn_in_once(monkeypatch):
         _assert_same_run(a, b)
 
 
-def test_shared_burn_ins_keep_a_few_models_and_drop_them_at_the_end():
+def test_shared_burn_ins_keep_the_latest_models_and_drop_them_at_the_end():
     scenario = _load("baseline_2021", 6)
     with burn_in.shared_burn_ins():
         for rep in range(4):
             burn_in.start_run(scenario, 1, rep, replication_seed(1, rep))
-        assert list(k[2] for k in burn_in._local.models) == [2, 3]  # the latest KEEP = 2
+        kept = [k[2] for k in burn_in._local.models]
+        assert kept == list(range(4))[-burn_in.KEEP :]  # the latest KEEP replications
         with burn_in.shared_burn_ins():  # nested: the same models
-            assert len(burn_in._local.models) == 2
+            assert len(burn_in._local.models) == burn_in.KEEP
     assert burn_in._local.models is None
 
 
@@ -249,6 +250,8 @@ def test_a_run_alone_in_its_group_is_not_copied(monkeypatch):
         kept = burn_in._local.models
         burn_in.run_grouped(task, scenarios[1:])
         assert len(copies) == 2 and burn_in._local.models is kept
+        burn_in.run_grouped(task, scenarios)
+        assert len(copies) == 4 and burn_in._local.models is kept and not kept  # none left
 
 
 def test_a_sweep_run_alone_gets_its_own_model_and_lever_points_share(tmp_path, monkeypatch):

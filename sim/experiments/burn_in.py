@@ -36,8 +36,10 @@ __all__ = [
     "expecting",
 ]
 
-#: Burned-in models kept in a :func:`shared_burn_ins` block (the latest keys used).
-KEEP = 2
+#: Models kept in a :func:`shared_burn_ins` block (of the latest keys used). The runners
+#: bring the runs that share one key together, so one suffices: a kept model costs the
+#: memory of a run (about 0.4 GB at 1,000,000 SMEs).
+KEEP = 1
 
 _local = threading.local()  # one cache per thread (a Dask worker runs tasks in threads)
 
@@ -46,9 +48,9 @@ _local = threading.local()  # one cache per thread (a Dask worker runs tasks in 
 def shared_burn_ins():
     """A block in which :func:`start_run` shares burn-ins between runs.
 
-    Keeps the burned-in models of the :data:`KEEP` latest :func:`burn_in_key` s (memory:
-    about one model each); they are dropped when the block ends. A block inside another
-    uses the outer one's models.
+    Keeps the models of the :data:`KEEP` latest :func:`burn_in_key` s (memory: about one
+    run each); they are dropped when the block ends. A block inside another uses the outer
+    one's models.
     """
     if getattr(_local, "models", None) is not None:
         yield
@@ -126,9 +128,20 @@ def expecting(more: bool):
         _local.expect_more = saved
 
 
+@contextmanager
+def _own_block(share: bool):
+    """A block with models of its own (none if not ``share``), whatever blocks surround it."""
+    saved, _local.models = getattr(_local, "models", None), OrderedDict() if share else None
+    try:
+        yield
+    finally:
+        _local.models = saved
+
+
 def run_grouped(fn: Callable, tasks: Sequence) -> list:
     """``[fn(t) for t in tasks]``: the runs of one :func:`burn_in_groups` group (a pool's
-    task), in one :func:`shared_burn_ins` block; a run alone in its group is made as it is
-    (:func:`expecting`)."""
-    with shared_burn_ins(), expecting(len(tasks) > 1):
+    task), which share their first months with each other and with no other task: a block
+    of their own, dropped at the end (nothing kept in a pool's worker after it); a run alone
+    in its group gets a model of its own, without the copy that sharing costs."""
+    with _own_block(len(tasks) > 1):
         return [fn(t) for t in tasks]
