@@ -255,10 +255,10 @@ def test_a_run_alone_in_its_group_is_not_copied(monkeypatch):
 
 
 def test_a_sweep_run_alone_gets_its_own_model_and_lever_points_share(tmp_path, monkeypatch):
-    """In a sweep, a run whose first months no other run shares (``runs_alone``) gets a
-    model of its own (no copy); runs of one replication of two lever points share, also as
-    single-run tasks in one process (the in-process executor)."""
-    from sim.experiments.sweeps.runs import RunSpec, run_group, runs_alone
+    """In a sweep, a run whose first months no other run shares (a ``share_groups`` group
+    of one) gets a model of its own (no copy); runs of one replication of two lever points
+    share, also as single-run tasks in one process (the in-process executor)."""
+    from sim.experiments.sweeps.runs import RunSpec, run_group, share_groups
 
     copies = []
     cont = GuaranteeMarket.continue_as
@@ -281,8 +281,8 @@ def test_a_sweep_run_alone_gets_its_own_model_and_lever_points_share(tmp_path, m
         return {"lending_volume": model.summary()["lending_volume"]}, None
 
     both = specs(structure, "s") + specs(levers, "l")
-    assert runs_alone(both) == {"s0", "s1"}
-    alone = runs_alone(both)
+    alone = {group[0].run_id for group in share_groups(both) if len(group) == 1}
+    assert alone == {"s0", "s1"}
     assert [e for e, _, _ in run_group(task, str(tmp_path), both[:2], None, alone)] == [None] * 2
     assert copies == []
     with burn_in.shared_burn_ins():  # the in-process executor: one block, tasks of one run

@@ -211,7 +211,8 @@ def test_dask_cluster_matches_local_runs(tmp_path, dask_cluster):
     executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     assert len(executed) == 2
     assert all(c >= 1 for c in executed.values()), f"a worker ran nothing: {executed}"
-    tasks = sweeps.executors.plan_tasks(sweeps.plan_runs(sweeps.load_sweep(f)), 2 * len(executed))
+    shares = sweeps.runs.share_groups(sweeps.plan_runs(sweeps.load_sweep(f)))
+    tasks = sweeps.executors.plan_tasks(shares, 2 * len(executed))
     assert sum(map(len, tasks)) == n and len(tasks) < n
     assert sum(executed.values()) >= len(tasks)
 

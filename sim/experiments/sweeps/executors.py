@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import itertools
 import os
 import re
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from .runs import (
     _run_path,
     _write_result,
     run_group,
-    runs_alone,
+    share_groups,
 )
 
 
@@ -352,21 +351,16 @@ def execute(
         (out / "runs" / marker).unlink(missing_ok=True)
 
 
-def _by_replication(spec: RunSpec) -> tuple[int, int]:
-    return spec.seed, spec.replication
-
-
-def plan_tasks(specs: list[RunSpec], window: int, group: int | None = None) -> list[list[RunSpec]]:
-    """The runs ``specs`` grouped into tasks, replication by replication.
-
-    The runs are ordered by replication (seed, then replication; design order within), so
-    that one replication of every design point, runs that share their first months
-    (:mod:`sim.experiments.burn_in`), meet in a task: :func:`plan_groups` with those blocks.
-    """
-    todo = sorted(specs, key=_by_replication)
-    blocks = [len(list(b)) for _, b in itertools.groupby(todo, key=_by_replication)]
+def plan_tasks(
+    shares: list[list[RunSpec]], window: int, group: int | None = None
+) -> list[list[RunSpec]]:
+    """The runs grouped into tasks, given as their :func:`~.runs.share_groups` (one
+    replication of every design point that shares its first months,
+    :mod:`sim.experiments.burn_in`), so that such runs meet in a task: :func:`plan_groups`
+    with those blocks."""
+    todo = [spec for share in shares for spec in share]
     groups, start = [], 0
-    for size in plan_groups(len(todo), window, group, blocks):
+    for size in plan_groups(len(todo), window, group, [len(share) for share in shares]):
         groups.append(todo[start : start + size])
         start += size
     return groups
@@ -388,8 +382,9 @@ def _execute(specs, task, out, executor, marker, resume, window, progress, rebui
     current = {"executor": executor}
     if isinstance(executor, InProcessExecutor):  # a task runs when submitted: one at a time
         group, window = group or 1, 1
-    groups = plan_tasks(todo, window, group)
-    alone = runs_alone(todo)
+    shares = share_groups(todo)
+    groups = plan_tasks(shares, window, group)
+    alone = frozenset(share[0].run_id for share in shares if len(share) == 1)
 
     def record(spec: RunSpec, error: str | None) -> None:
         counts["ok" if error is None else "failed"] += 1

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sim.adoption import burn_in_values
 from sim.parameters import RISK_SHARE_KEYS
 from sim.scenario import (
     Scenario,
 )
 
-from ..burn_in import burn_in_key, expecting, shared_burn_ins
+from ..burn_in import burn_in_groups, expecting, shared_burn_ins
 
 if TYPE_CHECKING:
     from .sweep import Sweep
@@ -166,7 +166,8 @@ def run_group(
         Name of the marker file the parent put in ``runs/``; None: the folder is shared.
     alone : frozenset of str
         Run ids of the runs that share their first months with no other run of the sweep
-        (:func:`~sim.experiments.burn_in.expecting`: no model kept, no copy paid).
+        (a :func:`share_groups` group of one; :func:`~sim.experiments.burn_in.expecting`:
+        no model kept, no copy paid).
 
     Returns
     -------
@@ -203,18 +204,22 @@ def _run_group(task, out: Path, specs: list[RunSpec], marker: str | None, alone:
     return done
 
 
-def runs_alone(specs: list[RunSpec]) -> frozenset[str]:
-    """Run ids of the runs whose first months no other run of ``specs`` shares
-    (:func:`~sim.experiments.burn_in.burn_in_key`; a spec without a scenario runs a task
-    of its own, not the model: alone)."""
-    keys = [
-        burn_in_key(spec.scenario, spec.seed, spec.replication)
-        if spec.scenario is not None
-        else spec.run_id
-        for spec in specs
-    ]
-    counts = Counter(keys)
-    return frozenset(s.run_id for s, key in zip(specs, keys, strict=True) if counts[key] == 1)
+def share_groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
+    """The runs grouped by the first months they share (the same
+    :func:`~sim.experiments.burn_in.burn_in_key`: one replication of design points that
+    differ only in measures), in order of first appearance; a spec without a scenario (a
+    task other than the model) is a group of its own."""
+    keys: dict[int, Any] = {}  # the scenario's key part, once per design point
+
+    def key(spec: RunSpec):
+        if spec.scenario is None:
+            return spec.run_id
+        if id(spec.scenario) not in keys:
+            keys[id(spec.scenario)] = burn_in_values(spec.scenario.values)
+        return keys[id(spec.scenario)], spec.seed, spec.replication
+
+    groups = burn_in_groups([key(spec) for spec in specs])
+    return [[specs[i] for i in group] for group in groups]
 
 
 def _base_row(spec: RunSpec) -> dict:
