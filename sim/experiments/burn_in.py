@@ -9,8 +9,8 @@ at the end of those months and starts a run that shares them from a copy of it: 
 numbers, bit for bit, for a fraction of the months (a default run shares 42 of its 72).
 
 The runners group their runs by :func:`burn_in_key` so that the runs of one replication
-of every design point or scenario meet in one block (:func:`run_grouped`; sweeps sort
-their runs by replication before grouping them into tasks, and each worker of a local
+of every design point or scenario meet in one block (:func:`run_grouped`; a sweep's tasks
+take whole groups, ``sim.experiments.sweeps.runs.share_groups``, and each worker of a local
 pool shares across its tasks, :func:`share_burn_ins_here`).
 """
 
